@@ -1,0 +1,3 @@
+from directory.cli import cli
+
+cli()
