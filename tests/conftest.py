@@ -1,0 +1,21 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO / "data"
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium; in CI (SIGNPOST_REQUIRE_BROWSER=1) its absence is a failure, not a skip."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None and os.environ.get("SIGNPOST_REQUIRE_BROWSER"):
+        pytest.fail("chromium is required (SIGNPOST_REQUIRE_BROWSER=1) but was not found; apt-get install chromium")
+    return path
