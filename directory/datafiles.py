@@ -63,6 +63,8 @@ class _ScalarConstructor(yaml.SafeLoader):
 
 
 _CONSTRUCTOR = _ScalarConstructor()
+# libyaml's parser when PyYAML was built with it (the wheels are): same marks, ~10x faster.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_yaml(path: Path, display: str) -> tuple[_Located | None, list[Problem]]:
@@ -74,7 +76,7 @@ def load_yaml(path: Path, display: str) -> tuple[_Located | None, list[Problem]]
     except OSError as e:
         return None, [Problem(display, None, None, f"cannot read: {e.strerror}")]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None

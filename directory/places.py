@@ -44,7 +44,7 @@ def all_places() -> dict[str, Place]:
 
 
 def lookup(code: str) -> Place | None:
-    return all_places().get(code.upper() if isinstance(code, str) else code)
+    return all_places().get(code) if isinstance(code, str) else None
 
 
 def is_country(code: str) -> bool:

@@ -14,12 +14,19 @@ import yaml
 from datasette.app import Datasette
 from datasette.database import Database as DatasetteDatabase
 
+from directory import site_queries
+
 SITE_DIR = Path(__file__).parent / "site"
 DATABASE_NAME = "signpost"  # fixed, so permissions in metadata.yaml apply whatever the file is called
 
 
 def load_metadata() -> dict:
-    return yaml.safe_load((SITE_DIR / "metadata.yaml").read_text(encoding="utf-8"))
+    """metadata.yaml plus the public export query, whose SQL lives with the site's other queries."""
+    metadata = yaml.safe_load((SITE_DIR / "metadata.yaml").read_text(encoding="utf-8"))
+    database = metadata.setdefault("databases", {}).setdefault(DATABASE_NAME, {})
+    export = database.setdefault("queries", {}).setdefault("directory", {})
+    export.setdefault("sql", site_queries.EXPORT_SQL.strip())
+    return metadata
 
 
 def load_settings() -> dict:
