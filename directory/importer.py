@@ -456,7 +456,7 @@ def _site_matches(candidate: Candidate, entries: list[KnownEntry]) -> list[Known
 
 
 def _name_matches(candidate: Candidate, entries: list[KnownEntry]) -> list[KnownEntry]:
-    keys = {name_key(n) for n in candidate.names}
+    keys = {name_key(n) for n in candidate.names} - {""}
     return [e for e in entries if keys & {name_key(n) for n in e.names}]
 
 
@@ -747,9 +747,15 @@ def print_report(report: ImportReport, dry_run: bool = False) -> None:
 
 def _print_drafts(report: ImportReport, dry_run: bool) -> None:
     if dry_run:
+        if not report.drafts:
+            click.echo("No new organizations: no drafts would be written (dry run).")
+            return
         click.echo(f"Would write {len(report.drafts)} draft(s) (dry run, nothing written):")
         for draft in report.drafts:
             click.echo(f"  {draft.path}: {draft.candidate.name} <{draft.candidate.website}>")
+        return
+    if not report.drafts:
+        click.echo("No new organizations: no drafts written.")
         return
     click.echo(f"Drafts written ({len(report.written)}):")
     written = set(report.written)
@@ -758,3 +764,10 @@ def _print_drafts(report: ImportReport, dry_run: bool) -> None:
             click.echo(f"  {draft.path}: {draft.candidate.name} <{draft.candidate.website}>")
         else:
             click.echo(f"  not written, {draft.path} appeared meanwhile: {draft.candidate.name}")
+
+
+def external_links(page: str) -> list[str]:
+    """Every distinct link from PAGE (file or URL) to another site, as found (for `check-urls --from-html`)."""
+    fetched = read_page(page)
+    scan = scan_page(fetched.data, fetched.url, fetched.content_type)
+    return list(dict.fromkeys(listing.url for candidate in scan.candidates for listing in candidate.listings))
