@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from checker.classify import Baseline, classify, identity_changed
 from checker.config import CheckerConfig
 from checker.fetch import fetch
-from checker.network import make_client, resolver_for
+from checker.network import default_resolver, make_client
 from checker.outcome import CheckResult, FetchTrace
 from checker.politeness import HostPool
 from directory.db import now_iso
@@ -64,7 +64,7 @@ async def fetch_all(urls: Iterable[str], config: CheckerConfig, *, resolver=None
     # that limit busy while some wait on slow or deferred hosts.
     workers = min(len(pending), max(config.concurrency * 4, config.concurrency + 8))
 
-    async with make_client(config, resolver or resolver_for(config)) as client:
+    async with make_client(config, resolver or default_resolver(config)) as client:
         async def work() -> None:
             try:
                 while pending:

@@ -84,6 +84,12 @@ class Filters:
         return "/?" + urlencode(pairs) if pairs else "/"
 
 
+def place_filter_url(code: str) -> str:
+    """The home page filtered to one place: a region is chosen inside its country."""
+    country, _, rest = code.partition("-")
+    return Filters(country=country, region=code if rest else None).url()
+
+
 def fts_match(q: str) -> str | None:
     """A visitor's words as an FTS5 query that cannot be a syntax error: every word quoted, all
     words required. None when there is nothing to search for."""
@@ -258,14 +264,16 @@ async def _with_places_and_tags(db, rows: list[dict], today: date | None) -> lis
            JOIN places p ON p.code = op.place_code
            WHERE op.organization_id IN (SELECT value FROM json_each(:ids))
            ORDER BY p.kind = 'world', p.name""", {"ids": ids})).rows:
-        places.setdefault(r["organization_id"], []).append({"code": r["code"], "name": r["name"]})
+        places.setdefault(r["organization_id"], []).append(
+            {"code": r["code"], "name": r["name"], "url": place_filter_url(r["code"])})
     tags: dict[str, list[dict]] = {}
     for r in (await db.execute(
         """SELECT ot.organization_id, t.id, t.label FROM organization_tags ot
            JOIN tags t ON t.id = ot.tag_id
            WHERE ot.organization_id IN (SELECT value FROM json_each(:ids))
            ORDER BY t.sort_order""", {"ids": ids})).rows:
-        tags.setdefault(r["organization_id"], []).append({"id": r["id"], "label": r["label"]})
+        tags.setdefault(r["organization_id"], []).append(
+            {"id": r["id"], "label": r["label"], "url": Filters(tags=(r["id"],)).url()})
     return [shape_organization(row, places.get(row["id"], []), tags.get(row["id"], []), today)
             for row in rows]
 
@@ -431,11 +439,6 @@ def _review_item(row: dict, today: date | None) -> dict:
         ],
         "evidence_json": json.dumps(evidence, indent=2, ensure_ascii=False) if evidence else None,
     }
-
-
-async def sitemap_ids(db) -> list[str]:
-    return [r["id"] for r in (await db.execute(
-        "SELECT id FROM organizations WHERE withdrawn_at IS NULL ORDER BY id")).rows]
 
 
 # -- Public export -----------------------------------------------------------------------------

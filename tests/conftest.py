@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.simweb.pytest_plugin"]
+
 REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO / "data"
 

@@ -1,0 +1,153 @@
+"""Signpost's one-off Datasette plugin: the visitors' directory (/ and /org/<id>), the maintainers'
+review page (/-/review), robots.txt, and the locks that keep the checker's tables private.
+
+Route handlers stay small: the SQL and the shaping of rows live in directory/site_queries.py, the
+markup in ../templates/. Datasette registers plugin modules once per process, so nothing here keeps
+state between Datasette instances: everything comes from the `datasette` argument.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from datasette import Response, hookimpl
+
+from directory import migrations, site_queries
+from directory.publish import DATABASE_NAME
+
+MAINTAINER_ID = "root"  # the actor `signpost serve --root` signs in
+
+# Datasette's introspection pages, and what each shows. Only a maintainer may see them: they list
+# versions, settings, file paths and the permission rules.
+INTROSPECTION = {
+    "metadata": lambda ds, request: ds.metadata(),
+    "versions": lambda ds, request: ds._versions(),
+    "plugins": lambda ds, request: ds._plugins(request),
+    "settings": lambda ds, request: ds._settings,
+    "threads": lambda ds, request: ds._threads(),
+    "databases": lambda ds, request: ds._connected_databases(),
+}
+
+ROBOTS_TXT = """\
+# The directory pages are for everyone; the raw tables and the tools behind them are not for crawlers.
+User-agent: *
+Disallow: /signpost
+Disallow: /-/
+Allow: /
+"""
+
+
+class SiteConfigError(Exception):
+    """metadata.yaml no longer protects something it must; raised at startup, before serving."""
+
+
+def is_maintainer(actor) -> bool:
+    return bool(actor) and actor.get("id") == MAINTAINER_ID
+
+
+# -- Hooks -------------------------------------------------------------------------------------
+
+@hookimpl
+def startup(datasette):
+    """Refuse to serve if the configuration would expose the checker's private tables."""
+    for table in migrations.PRIVATE_TABLES:
+        allow = datasette.metadata("allow", database=DATABASE_NAME, table=table, fallback=False)
+        if allow != {"id": MAINTAINER_ID}:
+            raise SiteConfigError(f"metadata.yaml must restrict table {table} to the maintainer")
+    if datasette.metadata("allow_sql", database=DATABASE_NAME, fallback=False) != {"id": MAINTAINER_ID}:
+        raise SiteConfigError("metadata.yaml must restrict arbitrary SQL to the maintainer")
+    if datasette.setting("allow_download"):
+        raise SiteConfigError("settings.json must keep allow_download false")
+
+
+@hookimpl
+def permission_allowed(actor, action, resource):
+    """A second lock behind metadata.yaml: visitors never read private tables, run SQL or
+    download the file, whatever the metadata says."""
+    if is_maintainer(actor):
+        return None
+    if action in ("execute-sql", "view-database-download"):
+        return False
+    if action == "view-table" and resource and resource[1] in migrations.PRIVATE_TABLES:
+        return False
+    return None
+
+
+@hookimpl
+def register_routes():
+    return [
+        (r"^/$", home),
+        (r"^/org/(?P<org_id>[^/]+)$", organization_page),
+        (r"^/-/review$", review_page),
+        (r"^/robots\.txt$", robots_txt),
+        (r"^/-/(?P<page>" + "|".join(INTROSPECTION) + r")(\.json)?$", introspection),
+    ]
+
+
+@hookimpl
+def extra_template_vars(request):
+    return {"is_maintainer": is_maintainer(request.actor if request else None)}
+
+
+# -- Pages -------------------------------------------------------------------------------------
+
+def _db(datasette):
+    return datasette.get_database(DATABASE_NAME)
+
+
+async def _html(datasette, request, template: str, context: dict, status: int = 200) -> Response:
+    body = await datasette.render_template(template, context, request=request)
+    return Response.html(body, status=status)
+
+
+async def _error(datasette, request, status: int, message: str) -> Response:
+    """Datasette's error page, rendered here rather than raised (raising logs a traceback)."""
+    return await _html(datasette, request, "error.html", {"status": status, "error": message}, status=status)
+
+
+MAINTAINERS_ONLY = "Only a signed-in maintainer can see this page."
+
+
+async def home(datasette, request):
+    filters = site_queries.Filters.from_args(request.args)
+    results = await site_queries.search(_db(datasette), filters)
+    if filters.page > results.page_count:
+        return await _error(datasette, request, 404, "There is no such page of results.")
+    return await _html(datasette, request, "site_home.html", {"results": results, "filters": filters})
+
+
+async def organization_page(datasette, request):
+    org = await site_queries.organization(_db(datasette), request.url_vars["org_id"])
+    if org is None:
+        return await _error(datasette, request, 404, "We have no organization at this address.")
+    if org["withdrawn_at"]:
+        return await _html(datasette, request, "site_withdrawn.html", {"org": org}, status=410)
+    return await _html(datasette, request, "site_org.html", {"org": org})
+
+
+async def review_page(datasette, request):
+    if not is_maintainer(request.actor):
+        return await _error(datasette, request, 403, MAINTAINERS_ONLY)
+    items = await site_queries.review_queue(_db(datasette))
+    checks = datasette.urls.table(DATABASE_NAME, "checks")
+    for item in items:
+        item["history_url"] = checks + "?" + urlencode(
+            {"organization_id": item["id"], "_sort_desc": "checked_at"})
+    response = await _html(datasette, request, "site_review.html", {"items": items})
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+async def robots_txt():
+    return Response.text(ROBOTS_TXT)
+
+
+async def introspection(datasette, request):
+    if not is_maintainer(request.actor):
+        if request.path.endswith(".json"):
+            return Response.json({"ok": False, "error": MAINTAINERS_ONLY, "status": 403}, status=403)
+        return await _error(datasette, request, 403, MAINTAINERS_ONLY)
+    data = INTROSPECTION[request.url_vars["page"]](datasette, request)
+    return Response(json.dumps(data, indent=2, default=repr), content_type="application/json; charset=utf-8",
+                    headers={"Cache-Control": "private, no-store"})
