@@ -17,6 +17,7 @@ Python walk over elements, and text analysis is capped.
 from __future__ import annotations
 
 import re
+import struct
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ _EXTRA_FOLDS = {
 }
 _EXTRA_FOLD_CHARS = re.compile("[" + "".join(_EXTRA_FOLDS) + "]")
 _COMBINING_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-_TOKEN = re.compile(r"[^\W_]+")
+_TOKEN = re.compile(r"\w+")
 
 
 def fold(text: str) -> str:
@@ -135,6 +136,12 @@ _NOT_FOUND_WEAK_SEGMENT = re.compile(
     r"(?:oops )?(?:error )?(?:404|(?:page )?not found|nicht gefunden|introuvable)"
     r"(?: (?:error|page|not found))?")
 _WEAK_NOT_FOUND_WORDS = ("404", "found", "gefunden", "introuvable")
+# Every pattern above contains one of these (the long regex runs only when one occurs).
+_NOT_FOUND_WORDS = tuple(fold(word) for word in (
+    *_WEAK_NOT_FOUND_WORDS, "page", "pagin", "seite", "exist", "trouv", "encontr", "gevonden",
+    "bestaat", "sidan", "siden", "sivua", "stron", "strank", "oldal", "sayfa", "longer",
+    "σελιδα", "страниц", "الصفحة", "ページ", "页面", "找不到", "페이지",
+))
 _TITLE_SEPARATORS = re.compile(r"\s[|\-–—:·•»]\s|\s?[|–—·•»]\s?")
 
 _FOR_SALE = _compile([
@@ -168,6 +175,10 @@ _SPONSORED_LISTINGS = _compile([
     r"\brelated searches\b", r"\bsponsored (?:listings|links|results)\b", r"\bads by google\b",
 ])
 _RELATED_LINKS = _compile([r"\brelated links\b"])
+# Every pattern above contains one of these words (the regexes run only when one occurs).
+_FOR_SALE_WORDS = ("domain", "domein", "dominio", "domaine", "for sale")
+_PLACEHOLDER_WORDS = ("registered", "parked", "courtesy", "future home")
+_LISTINGS_WORDS = ("related", "sponsored", "ads by")
 
 # Registrable domains of parking and domain-aftermarket services, with the name a maintainer knows.
 PARKING_SERVICES: dict[str, str] = {
@@ -225,6 +236,11 @@ _SPAM_VOCABULARY: dict[str, tuple[str, ...]] = {
         "watch movies online free", "watch free movies", "free movies online", "full movie",
         "full movies", "123movies", "putlocker", "fmovies", "nonton", "streaming film",
     ),
+}
+# Each term as (its words, its padded phrase or None for a single word), built once.
+_SPAM_TERMS: dict[str, list[tuple[tuple[str, ...], str | None]]] = {
+    label: [(tuple(term.split()), f" {term} " if " " in term else None) for term in terms]
+    for label, terms in _SPAM_VOCABULARY.items()
 }
 _SPAM_FIRST_WORDS = frozenset(term.partition(" ")[0]
                               for terms in _SPAM_VOCABULARY.values() for term in terms)
@@ -313,14 +329,10 @@ class PageFacts:
     def searchable_words(self) -> str:
         return self.folded_words or fold_words(f"{self.title} {self.text}")
 
-    @property
-    def is_thin(self) -> bool:
-        return self.word_count <= THIN_PAGE_WORDS
-
 
 @dataclass
 class _Parsed:
-    """Raw material gathered in one walk of the tree."""
+    """Raw material pulled from the parsed tree, before any judgement."""
 
     title: str = ""
     description: str = ""
@@ -332,7 +344,7 @@ class _Parsed:
     h2: list[str] = field(default_factory=list)
     hrefs: list[str] = field(default_factory=list)
     anchor_words: int = 0
-    asset_urls: list[str] = field(default_factory=list)   # script/iframe/link/form/img sources
+    asset_urls: list[str] = field(default_factory=list)   # script/iframe/link/form sources
     inline_scripts: list[str] = field(default_factory=list)
     text: str = ""
 
@@ -401,11 +413,14 @@ def _xpath(expression: str) -> etree.XPath:
     return etree.XPath(expression, smart_strings=False)
 
 
-_TITLE_TEXT = _xpath("//title[1]//text()")
+# title, base and canonical belong in <head>: looking there first is much cheaper. Metas are
+# looked for everywhere: refresh stubs put them in the body.
+_HEAD_TITLE_TEXT = _xpath("/html/head/title[1]//text()")
+_ANY_TITLE_TEXT = _xpath("(//title)[1]//text()")
 _METAS = _xpath("//meta")
-_BASE_HREF = _xpath("//base/@href")
+_BASE_HREF = _xpath("/html/head/base/@href")
 _CANONICAL_HREF = _xpath(
-    "//link[contains(translate(@rel, 'CANONICAL', 'canonical'), 'canonical')]/@href")
+    "/html/head/link[contains(translate(@rel, 'CANONICAL', 'canonical'), 'canonical')]/@href")
 _HEADINGS = _xpath("//h1|//h2")
 _HREFS = _xpath("//a/@href")
 _ANCHOR_TEXT = _xpath("//a[@href]//text()")
@@ -423,7 +438,8 @@ def _parse(html: str) -> _Parsed:
         root = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError):
         return parsed
-    parsed.title = _clean(" ".join(_TITLE_TEXT(root)))[:MAX_HEADING_CHARS * 2]
+    title = _HEAD_TITLE_TEXT(root) or _ANY_TITLE_TEXT(root)
+    parsed.title = _clean(" ".join(title))[:MAX_HEADING_CHARS * 2]
     parsed.language = (root.get("lang") or root.get("xml:lang") or "").strip() or None
     for meta in _METAS(root):
         _collect_meta(meta, parsed)
@@ -518,12 +534,12 @@ def _not_found_signals(places: list[tuple[str, str, str]], folded_text: str,
     signals: list[str] = []
     # One search over all headings first: most pages have no candidate at all.
     joined = "\n".join(folded for _, _, folded in places)   # "." in the patterns stops at newlines
-    if _NOT_FOUND_STRONG.search(joined) or any(word in joined for word in _WEAK_NOT_FOUND_WORDS):
+    if _mentions(joined, _NOT_FOUND_WORDS):
         for place, original, folded in places:
             weak = place != "h2" and _has_weak_not_found_segment(folded)
             if weak or _NOT_FOUND_STRONG.search(folded):
                 signals.append(f"{place}: '{original}'")
-    if not signals and word_count <= 80:
+    if not signals and word_count <= 80 and _mentions(folded_text, _NOT_FOUND_WORDS):
         match = _NOT_FOUND_STRONG.search(folded_text)
         if match:
             signals.append(f"text: '{match.group(0)}'")
@@ -551,9 +567,9 @@ def _parking_signals(folded_title: str, folded_headings: list[str], folded_text:
     thin = word_count <= THIN_PAGE_WORDS
     # Joined by newlines, which the patterns' "." never crosses: one search, not one per heading.
     statements = "\n".join([folded_title, *folded_headings] + ([folded_text] if thin else []))
-    if _FOR_SALE.search(statements):
+    if _mentions(statements, _FOR_SALE_WORDS) and _FOR_SALE.search(statements):
         signals.append("domain offered for sale")
-    if _REGISTRAR_PLACEHOLDER.search(statements):
+    if _mentions(statements, _PLACEHOLDER_WORDS) and _REGISTRAR_PLACEHOLDER.search(statements):
         signals.append("registrar placeholder")
 
     asset_providers = [provider for markers, provider in _PARKING_MARKERS
@@ -572,13 +588,20 @@ def _parking_signals(folded_title: str, folded_headings: list[str], folded_text:
             signals.append("script redirect to a parking lander")
 
     providers = asset_providers + (link_providers if signals or prose_words < 30 else [])
-    listings = bool(_SPONSORED_LISTINGS.search(statements)) and (providers or prose_words < 60)
+    listings = (_mentions(statements, _LISTINGS_WORDS)
+                and bool(_SPONSORED_LISTINGS.search(statements))
+                and (providers or prose_words < 60))
     if listings or (providers and _RELATED_LINKS.search(statements)):
         signals.append("sponsored listings")
     if providers and (thin or signals):
         provider = _most_specific(providers)
         return tuple(dict.fromkeys([provider, *signals])), provider
     return tuple(dict.fromkeys(signals)), None
+
+
+def _mentions(text: str, words: tuple[str, ...]) -> bool:
+    """Cheap substring pre-check before a long regex: most pages contain none of the words."""
+    return any(word in text for word in words)
 
 
 def _marketplace_names(urls: list[str], base: str) -> list[str]:
@@ -618,9 +641,9 @@ def _spam_categories(heading_counts: Counter[str], joined_headings: str, text_co
                      joined_text: str, word_count: int) -> list[str]:
     """Categories that name the page (title/headings) and recur, or saturate the text."""
     categories = []
-    for label, vocabulary in _SPAM_VOCABULARY.items():
-        in_title = _count_terms(vocabulary, heading_counts, joined_headings) > 0
-        hits = _count_terms(vocabulary, text_counts, joined_text)
+    for label, terms in _SPAM_TERMS.items():
+        in_title = _count_terms(terms, heading_counts, joined_headings) > 0
+        hits = _count_terms(terms, text_counts, joined_text)
         dense = hits * 1000 >= _SPAM_MIN_HITS_PER_1000_WORDS * max(word_count, 1)
         saturated = hits >= _SPAM_MIN_HITS_IN_TEXT and dense
         if (in_title and hits >= _SPAM_MIN_HITS_WITH_TITLE) or saturated:
@@ -628,14 +651,15 @@ def _spam_categories(heading_counts: Counter[str], joined_headings: str, text_co
     return categories
 
 
-def _count_terms(vocabulary: tuple[str, ...], counts: Counter[str], joined: str) -> int:
-    """Occurrences of the vocabulary's words and phrases; phrases are searched only when their
-    first word occurs at all."""
+def _count_terms(terms: list[tuple[tuple[str, ...], str | None]], counts: Counter[str],
+                 joined: str) -> int:
+    """Occurrences of the terms; a phrase is searched only when all its words occur."""
     hits = 0
-    for term in vocabulary:
-        first, _, rest = term.partition(" ")
-        if counts[first]:
-            hits += joined.count(f" {term} ") if rest else counts[first]
+    for words, phrase in terms:
+        if phrase is None:
+            hits += counts[words[0]]
+        elif all(counts[word] for word in words):
+            hits += joined.count(phrase)
     return hits
 
 
@@ -728,9 +752,9 @@ def _simhash_of_tokens(tokens: list[str]) -> str:
         hashes = [_word_hash("")]
     while len(hashes) < SHINGLE_SIZE:
         hashes.append(_word_hash(""))
-    shingles = zip(hashes, hashes[1:], hashes[2:])
-    digests = b"".join([(a[0] ^ b[1] ^ c[2]).to_bytes(8, "big") for a, b, c in shingles])
-    half = len(digests) // 8 / 2
+    shingles = [a[0] ^ b[1] ^ c[2] for a, b, c in zip(hashes, hashes[1:], hashes[2:])]
+    digests = struct.pack(f">{len(shingles)}Q", *shingles)
+    half = len(shingles) / 2
     bits = []
     for byte_index in range(8):
         column = digests[byte_index::8]   # that byte of every shingle hash

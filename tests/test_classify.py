@@ -507,8 +507,10 @@ def test_casino_night_with_a_baseline_is_not_parked() -> None:
 
 
 def test_timing_sanity(capsys: pytest.CaptureFixture[str]) -> None:
+    # A typical ~20 KB homepage: the fixture with its main sections repeated twice more.
     html = fixture_text("ok-charity-homepage.html")
-    html = html.replace("</main>", html[html.index('<section class="services">'):html.index("</main>")] + "</main>")
+    sections = html[html.index('<section class="services">'):html.index("</main>")]
+    html = html.replace("</main>", sections * 2 + "</main>")
     trace = make_trace("http://pinkribbontrust.org.uk/", [(301, HOME)], text=html)
     rounds = 200
     classify(trace, names=NAMES)
@@ -518,3 +520,14 @@ def test_timing_sanity(capsys: pytest.CaptureFixture[str]) -> None:
     mean_ms = (time.process_time() - start) / rounds * 1000
     with capsys.disabled():
         print(f"\nread_page+classify on a {len(html) / 1024:.0f} KB page: {mean_ms:.2f} ms CPU (mean of {rounds})")
+
+
+def test_meta_refresh_stub_to_a_parking_service_is_parked() -> None:
+    stub = ('<html><body><meta http-equiv="refresh" '
+            'content="0; url=https://sedo.com/search/details/?domain=x.org"></body></html>')
+    check(make_trace("https://x.org/", text=stub), Outcome.PARKED, "parking page (Sedo)")
+
+
+def test_blank_names_are_ignored() -> None:
+    result = classify(make_trace(HOME, text=fixture_text("unrelated-casino.html")), names=["", "  "])
+    assert result.outcome is Outcome.OK and result.names_found is None
