@@ -56,7 +56,10 @@ def _check_place(org: Organization, field: str, code, allowed_kinds: set[str]) -
         return Problem(org.file, line, field, f"{code!r} is not a place code", "quote codes, e.g. \"GB\"")
     place = places.lookup(code)
     if place is None or place.kind not in allowed_kinds:
-        kinds = " or ".join(sorted(allowed_kinds))
+        expected = {
+            frozenset({"country"}): "ISO 3166-1 country code",
+            frozenset({"subdivision"}): "ISO 3166-2 subdivision code",
+        }.get(frozenset(allowed_kinds), "ISO 3166 code (country or subdivision) or WORLD")
         hint = None
         if code.upper() != code and places.lookup(code.upper()):
             hint = f"codes are upper-case: {code.upper()}"
@@ -64,7 +67,7 @@ def _check_place(org: Organization, field: str, code, allowed_kinds: set[str]) -
             hint = "the ISO 3166-1 code for the United Kingdom is GB"
         elif place is not None:
             hint = f"{code} is a {place.kind} ({place.name})"
-        return Problem(org.file, line, field, f"{code!r} is not a valid ISO 3166 {kinds} code", hint)
+        return Problem(org.file, line, field, f"{code!r} is not a valid {expected}", hint)
     return None
 
 
