@@ -8,7 +8,6 @@ holding the lock).
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import sys
 import time
@@ -86,7 +85,6 @@ def check(db_path, due, only, as_json, **options):
     """
     from checker import store
     from checker.lock import AlreadyRunning, RunLock
-    from checker.run import Target
     from directory.db import active_organizations, open_db
 
     if due and only:

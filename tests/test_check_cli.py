@@ -96,7 +96,7 @@ def test_check_stores_every_outcome(site):
     assert proc.returncode == 0, proc.stderr  # nothing is confirmed down after one run
     report = json.loads(proc.stdout)
     by_org = {r["organization_id"]: r for r in report["results"]}
-    for org_id, website, outcome, fragment in EXPECTED:
+    for org_id, _website, outcome, fragment in EXPECTED:
         result = by_org[org_id]
         assert result["outcome"] == outcome, (org_id, result)
         assert fragment.lower() in result["reason"].lower(), (org_id, result["reason"])
