@@ -248,3 +248,33 @@ def test_check_urls_from_html_checks_every_external_link(simweb, tmp_path):
     assert proc.returncode == 1
     outcomes = {json.loads(line)["url"]: json.loads(line)["outcome"] for line in proc.stdout.splitlines()}
     assert outcomes == {"http://www.listed-one.test/": "ok", "http://www.listed-two.test/old": "broken"}
+
+
+def test_identity_change_goes_to_review_and_a_maintainer_can_accept_it(simweb, tmp_path):
+    simweb.page("www.pink-ribbon.test", "/", charity_page("Pink Ribbon Trust"))
+    simweb.page("www.redesign.test", "/", charity_page("Redesign Trust"))
+    data = make_data_dir(tmp_path, [
+        organization("pink-ribbon", name="Pink Ribbon Trust", website="http://www.pink-ribbon.test/"),
+        organization("redesign", name="Redesign Trust", website="http://www.redesign.test/"),
+    ])
+    db_path = tmp_path / "s.db"
+    build(data, db_path)
+    args = ("check", "--db", str(db_path), "--allow-private-addresses", "--json")
+    first = json.loads(run_cli(simweb, *args).stdout)
+    assert {r["state"] for r in first["results"]} == {"healthy"}
+
+    # The domain now serves a casino; the redesign drops the name from the page entirely.
+    simweb.page("www.pink-ribbon.test", "/", (PAGES / "unrelated-casino.html").read_text())
+    simweb.page("www.redesign.test", "/", (PAGES / "ok-charity-homepage.html").read_text())
+    second = {r["organization_id"]: r for r in json.loads(run_cli(simweb, *args).stdout)["results"]}
+    assert second["pink-ribbon"]["outcome"] == "parked" and second["pink-ribbon"]["state"] == "review"
+    assert second["redesign"]["outcome"] == "ok" and second["redesign"]["state"] == "review"
+    db = open_db(db_path)
+    reason = db["link_states"].get("redesign")["review_reason"]
+    assert "no longer" in reason or "changed" in reason
+
+    proc = run_cli(simweb, "review", "accept", "redesign", "--db", str(db_path))
+    assert proc.returncode == 0 and "now healthy" in proc.stdout
+    third = {r["organization_id"]: r for r in json.loads(run_cli(simweb, *args).stdout)["results"]}
+    assert third["redesign"]["state"] == "healthy"
+    assert third["pink-ribbon"]["state"] == "review"
