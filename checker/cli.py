@@ -104,8 +104,9 @@ def check(db_path, due, only, as_json, **options):
                 due_ids = set(store.due_organizations(db))
                 organizations = [o for o in organizations if o["id"] in due_ids]
             targets = [_target(db, o) for o in organizations]
-            summary = _run_and_store(db, targets, config, selection="due" if due else ("only" if only else "all"),
-                                     as_json=as_json)
+            lineage = {o["id"]: _lineage(db, o) for o in organizations}
+            summary = _run_and_store(db, targets, config, lineage,
+                                     selection="due" if due else ("only" if only else "all"), as_json=as_json)
     except AlreadyRunning as e:
         raise UsageProblem(str(e))
     except DatabaseError as e:
@@ -128,7 +129,16 @@ def _target(db, organization: dict):
     return Target(organization["website"], organization["id"], tuple(names), baseline)
 
 
-def _run_and_store(db, targets, config, *, selection: str, as_json: bool) -> RunSummary:
+def _lineage(db, organization: dict) -> dict:
+    """What the data already says about an organization's fate, for judging its old website."""
+    from directory.db import successor_websites
+    from directory.urls import site_key
+
+    return {"retired": organization["status"] != "active",
+            "successor_sites": frozenset(site_key(w) for w in successor_websites(db, organization["id"]))}
+
+
+def _run_and_store(db, targets, config, lineage: dict, *, selection: str, as_json: bool) -> RunSummary:
     from checker import store
     from checker.run import check_targets
 
@@ -144,7 +154,7 @@ def _run_and_store(db, targets, config, *, selection: str, as_json: bool) -> Run
 
     def on_result(target, result, identity_note):
         state = store.save_result(db, run_id, target.organization_id, target.url, result,
-                                  identity_note=identity_note)
+                                  identity_note=identity_note, **lineage[target.organization_id])
         summary.add(target.organization_id, result, state.state)
         summary.results.append({"organization_id": target.organization_id, **result.as_json(),
                                 "state": state.state})
@@ -261,7 +271,8 @@ def review_list(db_path, as_json):
     rows = [dict(r) for r in db.query(
         "SELECT s.organization_id, o.name, s.url, s.state, s.last_outcome, s.review_reason, s.suggested_fix, "
         "s.evidence, s.last_checked_at FROM link_states s JOIN organizations o ON o.id = s.organization_id "
-        "WHERE s.needs_review = 1 AND o.withdrawn_at IS NULL ORDER BY s.state, s.organization_id")]
+        "WHERE s.needs_review = 1 AND o.withdrawn_at IS NULL AND o.status = 'active' "
+        "ORDER BY s.state, s.organization_id")]
     if as_json:
         print_json(rows)
         return

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from checker.outcome import Outcome
 from directory import link_states as states
+from directory.urls import site_key
 
 FAILURES = {Outcome.BROKEN.value, Outcome.TRANSIENT.value}
 NEEDS_A_PERSON = {Outcome.MOVED.value, Outcome.PARKED.value, Outcome.SOFT_404.value}
@@ -94,8 +95,14 @@ def _suggested_fix(record: CheckRecord, website: str) -> str | None:
 
 def derive(organization_id: str, website: str, history: list[CheckRecord],
            previous: LinkState | None = None, *, policy: HistoryPolicy = DEFAULT_POLICY,
-           rng: random.Random | None = None) -> LinkState:
-    """The current state from the checks of one website, oldest first."""
+           rng: random.Random | None = None, retired: bool = False,
+           successor_sites: frozenset[str] = frozenset()) -> LinkState:
+    """The current state from the checks of one website, oldest first.
+
+    `retired`: the organization is recorded as merged, renamed or closed, so a dead, parked or
+    redirected old domain is expected and needs no person. `successor_sites`: registrable domains
+    of its successors; a redirect there confirms the recorded lineage rather than raising it.
+    """
     if previous is not None and previous.url != website:
         previous = None  # a new website starts without the old one's baseline
     base = LinkState(
@@ -129,6 +136,8 @@ def derive(organization_id: str, website: str, history: list[CheckRecord],
                         if confirmed else None)
     elif latest.outcome == Outcome.BLOCKED.value:
         state = replace(state, state=states.UNVERIFIABLE)
+    elif latest.outcome == Outcome.MOVED.value and _site(latest.final_url) in successor_sites:
+        state = replace(state, state=states.HEALTHY)  # the old domain points at the recorded successor
     elif latest.outcome in NEEDS_A_PERSON:
         state = replace(state, state=states.REVIEW, needs_review=1, review_reason=latest.reason)
         evidence = {"final_url": latest.final_url, "title": latest.title, "status_code": latest.status_code}
@@ -139,6 +148,10 @@ def derive(organization_id: str, website: str, history: list[CheckRecord],
     else:
         state = replace(state, state=states.HEALTHY, baseline_fingerprint=latest.fingerprint,
                         baseline_title=latest.title)
+
+    if retired and state.needs_review:
+        # The data already says this organization is gone; its old domain decaying is expected.
+        state = replace(state, needs_review=0)
 
     # "since": when the current state began, found by walking back while it would be the same.
     since = latest.checked_at
@@ -158,6 +171,10 @@ def derive(organization_id: str, website: str, history: list[CheckRecord],
         evidence=json.dumps(evidence, ensure_ascii=False) if evidence else None,
         next_check_at=next_check_at(state.state, latest.checked_at, policy=policy, rng=rng),
     )
+
+
+def _site(url: str | None) -> str | None:
+    return site_key(url) if url else None
 
 
 def next_check_at(state: str, checked_at: str, *, policy: HistoryPolicy = DEFAULT_POLICY,

@@ -53,8 +53,10 @@ def load_history(db: Database, organization_id: str, url: str,
 
 def save_result(db: Database, run_id: int | None, organization_id: str, website: str,
                 result: CheckResult, *, identity_note: str | None = None,
-                policy: HistoryPolicy = DEFAULT_POLICY) -> LinkState:
-    """Store one check and recompute the organization's state, in one transaction."""
+                policy: HistoryPolicy = DEFAULT_POLICY, retired: bool = False,
+                successor_sites: frozenset[str] = frozenset()) -> LinkState:
+    """Store one check and recompute the organization's state, in one transaction.
+    `retired` and `successor_sites` come from the data (see history.derive)."""
     with write_transaction(db):
         db["checks"].insert({
             "run_id": run_id,
@@ -76,7 +78,8 @@ def save_result(db: Database, run_id: int | None, organization_id: str, website:
             "identity_note": identity_note,
         })
         state = derive(organization_id, website, load_history(db, organization_id, website),
-                       load_state(db, organization_id), policy=policy)
+                       load_state(db, organization_id), policy=policy, retired=retired,
+                       successor_sites=successor_sites)
         db["link_states"].upsert(asdict(state), pk="organization_id")
         return state
 

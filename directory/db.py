@@ -44,7 +44,8 @@ def now_iso() -> str:
 
 def active_organizations(db: Database, only: list[str] | None = None) -> list[dict]:
     """Organizations the checker should visit: listed (not withdrawn), with their names."""
-    sql = "SELECT id, name, other_names, website, status FROM organizations WHERE withdrawn_at IS NULL"
+    sql = ("SELECT id, name, other_names, website, status, successor_id FROM organizations "
+           "WHERE withdrawn_at IS NULL")
     params: list = []
     if only:
         sql += f" AND id IN ({', '.join('?' for _ in only)})"
@@ -68,3 +69,18 @@ class write_transaction:
             self.db.execute("COMMIT")
         elif self.db.conn.in_transaction:
             self.db.execute("ROLLBACK")
+
+
+def successor_websites(db: Database, organization_id: str) -> list[str]:
+    """Websites of every organization down the successor chain (merged into, renamed to...)."""
+    websites, seen = [], {organization_id}
+    row = db.execute("SELECT successor_id FROM organizations WHERE id = ?", [organization_id]).fetchone()
+    successor = row[0] if row else None
+    while successor and successor not in seen:
+        seen.add(successor)
+        row = db.execute("SELECT website, successor_id FROM organizations WHERE id = ?", [successor]).fetchone()
+        if row is None:
+            break
+        websites.append(row[0])
+        successor = row[1]
+    return websites

@@ -369,6 +369,17 @@ def link_view(state: str | None, *, since: str | None, checked_at: str | None,
     }
 
 
+def website_advice(status: str, link_state: str | None) -> str:
+    """How to offer the website to a visitor: "visit" as a plain call to action, "caution" when
+    our checks say it may not lead to the organization any more (a patient should not land on a
+    parking or casino page unwarned), "former" when the organization itself has closed or moved on."""
+    if status != "active":
+        return "former"
+    if link_state in (link_states.DOWN, link_states.REVIEW):
+        return "caution"
+    return "visit"
+
+
 def shape_organization(row: dict, places: list[dict], tags: list[dict],
                        today: date | None = None) -> dict:
     website = web_url(row["website"])
@@ -382,6 +393,7 @@ def shape_organization(row: dict, places: list[dict], tags: list[dict],
         "website": website,
         "website_host": display_host(website) if website else None,
         "lifecycle": lifecycle(row),
+        "website_advice": website_advice(row["status"], row["link_state"]),
         "link": link_view(row["link_state"], since=row["link_since"], checked_at=row["link_checked_at"],
                           ok_at=row["link_ok_at"], today=today),
     }
@@ -395,9 +407,10 @@ REVIEW_SQL = """
            ls.needs_review, ls.review_reason, ls.suggested_fix, ls.evidence
     FROM link_states ls
     JOIN organizations o ON o.id = ls.organization_id AND o.withdrawn_at IS NULL
-    WHERE ls.needs_review = 1
+    -- merged, renamed or closed: the data already tells visitors; a decaying old domain is expected
+    WHERE o.status = 'active' AND (ls.needs_review = 1
        OR ls.state = 'down'
-       OR (ls.state = 'unverifiable' AND ls.since < :unverifiable_before)
+       OR (ls.state = 'unverifiable' AND ls.since < :unverifiable_before))
     ORDER BY ls.needs_review DESC, ls.state = 'down' DESC, ls.last_checked_at, o.name
 """
 

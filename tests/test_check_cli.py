@@ -278,3 +278,24 @@ def test_identity_change_goes_to_review_and_a_maintainer_can_accept_it(simweb, t
     third = {r["organization_id"]: r for r in json.loads(run_cli(simweb, *args).stdout)["results"]}
     assert third["redesign"]["state"] == "healthy"
     assert third["pink-ribbon"]["state"] == "review"
+
+
+def test_lineage_in_the_data_is_respected(simweb, tmp_path):
+    simweb.redirect("www.old-care.test", "/", "https://www.care-now.test/")
+    simweb.page("www.care-now.test", "/", charity_page("Care Now"))
+    simweb.page("www.closed-group.test", "/", (PAGES / "parked-sedo.html").read_text())
+    data = make_data_dir(tmp_path, [
+        organization("care-now", name="Care Now", website="https://www.care-now.test/"),
+        organization("old-care", name="Old Care", website="http://www.old-care.test/", status="merged",
+                     successor="care-now", status_year=2019),
+        organization("closed-group", name="Closed Group", website="http://www.closed-group.test/",
+                     status="closed", status_year=2012),
+    ])
+    db_path = tmp_path / "s.db"
+    build(data, db_path)
+    report = json.loads(run_cli(simweb, "check", "--db", str(db_path), "--allow-private-addresses", "--json").stdout)
+    by_org = {r["organization_id"]: r for r in report["results"]}
+    assert by_org["old-care"]["outcome"] == "moved" and by_org["old-care"]["state"] == "healthy"
+    assert by_org["closed-group"]["outcome"] == "parked"
+    proc = run_cli(simweb, "review", "list", "--db", str(db_path))
+    assert proc.stdout.strip() == "Nothing needs review."

@@ -117,3 +117,20 @@ def test_next_check_is_jittered_around_the_interval(state, days):
     assert min(offsets) >= days * (1 - DEFAULT_POLICY.jitter) - 1e-6
     assert max(offsets) <= days * (1 + DEFAULT_POLICY.jitter) + 1e-6
     assert max(offsets) - min(offsets) > days * DEFAULT_POLICY.jitter  # really spread out
+
+
+def test_a_merged_organization_redirecting_to_its_successor_is_as_recorded():
+    moved = record(0, "moved", "redirects to breastcancernow.org", final_url="https://breastcancernow.org/")
+    s = derive("org", SITE, [moved], successor_sites=frozenset({"breastcancernow.org"}), retired=True)
+    assert s.state == states.HEALTHY and s.needs_review == 0
+    # ...but a redirect elsewhere would still need a person, were it active.
+    s = derive("org", SITE, [moved], successor_sites=frozenset({"other.org"}))
+    assert s.state == states.REVIEW and s.needs_review == 1
+
+
+def test_a_closed_organizations_decaying_domain_needs_no_person():
+    history = [record(0, "parked", "parking page"), ]
+    s = derive("org", SITE, history, retired=True)
+    assert s.state == states.REVIEW and s.needs_review == 0
+    s = derive("org", SITE, [record(0, "broken"), record(2, "broken"), record(4, "broken")], retired=True)
+    assert s.state == states.DOWN and s.needs_review == 0

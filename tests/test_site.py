@@ -137,8 +137,10 @@ async def test_card_shows_places_tags_website_lifecycle_and_link_state(ds):
     assert card.select_one(".lifecycle a")["href"] == "/org/breast-cancer-now"
     assert "United Kingdom" in text and "GB" not in text.split()
     assert [a.get_text() for a in card.select(".tag-list a")] == ["Patient support", "Helpline", "Information and news"]
-    assert card.select_one("a.website")["href"] == "http://www.breastcancercare.org.uk/"
-    assert "Not checked yet" in text  # no link_states row
+    # A merged organization's old domain is shown for the record but never linked.
+    assert card.select_one("a.website") is None
+    assert "breastcancercare.org.uk (no longer its site)" in text
+    assert card.select_one(".link-state") is None  # a former site's check state is not the visitor's concern
     assert card.select_one("h3 a")["href"] == "/org/breast-cancer-care"
 
     world = soup.find("article", attrs={"aria-labelledby": "org-worldwide-breast-forum"})
@@ -164,8 +166,29 @@ async def test_link_states_read_as_words(ds):
     assert "(last checked yesterday)" in state_text("bcna")
     assert "Website being reviewed." in state_text("breast-cancer-now")
     assert "Could not verify automatically." in state_text("canadian-cancer-society")
-    assert "We have not checked this website yet." in state_text("harbour-lights")
+    assert "We have not checked this website yet." in state_text("willow-hereditary-support")
+    closed = soup.find("article", attrs={"aria-labelledby": "org-harbour-lights"})
+    assert closed.select_one(".link-state") is None
 
+
+
+@pytest.mark.asyncio
+async def test_website_is_offered_according_to_checks_and_lifecycle(ds):
+    # Healthy and active: a plain "Visit" call to action.
+    soup = await get_soup(ds, "/org/living-beyond")
+    assert soup.select_one("p.visit a.button") is not None
+    # Down or under review: the visitor is warned before following the link, and it is nofollow.
+    for org_id in ("bcna", "breast-cancer-now"):
+        soup = await get_soup(ds, f"/org/{org_id}")
+        assert soup.select_one("p.visit a.button") is None
+        caution = soup.select_one("p.visit.caution")
+        assert "may no longer lead to" in caution.get_text(" ", strip=True)
+        assert "nofollow" in caution.find("a")["rel"]
+    # Merged or closed: the old domain is text only, never a link a patient could follow.
+    soup = await get_soup(ds, "/org/breast-cancer-care")
+    assert soup.select_one("p.visit") is None
+    assert "Former website" in soup.select_one("p.url").get_text()
+    assert not [a for a in soup.find_all("a") if "breastcancercare.org.uk" in (a.get("href") or "")]
 
 # -- Search -----------------------------------------------------------------------------------
 
@@ -287,7 +310,7 @@ async def test_organization_page_has_every_public_detail(ds):
     assert "Website being reviewed." in text and "checked 3 days ago" in text
     assert soup.find("a", string="Helpline")["href"] == "/?tag=helpline"
     assert soup.find("a", string="United Kingdom")["href"] == "/?country=GB"
-    assert soup.find("a", string="Visit breastcancernow.org")["href"] == "https://breastcancernow.org/"
+    assert soup.find("a", string="Open breastcancernow.org anyway")["href"] == "https://breastcancernow.org/"  # under review
 
 
 @pytest.mark.asyncio
