@@ -44,7 +44,9 @@ def checker_options(command):
         click.option("--retries", default=defaults.DEFAULT_RETRIES, show_default=True, type=click.IntRange(0, 10),
                      help="Extra attempts for transient failures within the run."),
         click.option("--user-agent", default=defaults.DEFAULT_USER_AGENT, show_default=False,
-                     help="User-Agent header (default names Signpost with a contact URL)."),
+                     envvar="SIGNPOST_USER_AGENT",
+                     help="User-Agent header; put your own contact URL in it (env SIGNPOST_USER_AGENT). "
+                          "The default names Signpost and its project page."),
         click.option("--allow-private-addresses", is_flag=True,
                      help="Allow loopback and private addresses (tests and local benchmarks only)."),
         click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables."),
