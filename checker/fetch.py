@@ -22,12 +22,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from checker.config import CheckerConfig
-from checker.network import (
-    SEEN_RESPONSE_EXTENSION,
-    AddressRefused,
-    CertificateError,
-    NameResolutionError,
-)
+from checker.network import AddressRefused, CertificateError, NameResolutionError
 from checker.outcome import Cause, FetchTrace, Hop
 from checker.politeness import HostPool, backoff_delay, parse_retry_after
 
@@ -127,6 +122,31 @@ def _valid_host(url: httpx.URL) -> bool:
     return _HOSTNAME.match(host) is not None
 
 
+class _Chain:
+    """What the requests of one fetch() share: the client (whose transport they go to directly),
+    its headers and timeouts, and the chain's cookie jar (created once a response sets a cookie)."""
+
+    __slots__ = ("add_host", "client", "extensions", "headers", "jar")
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.headers = client.headers.raw
+        self.add_host = "host" not in client.headers
+        self.extensions = {"timeout": client.timeout.as_dict()}
+        self.jar: httpx.Cookies | None = None
+
+    def request(self, url: httpx.URL) -> httpx.Request:
+        """A GET with the client's headers, as AsyncClient.build_request would make it, without
+        re-merging the URL or encoding and reading an empty body."""
+        headers = [(b"Host", url.netloc), *self.headers] if self.add_host else self.headers
+        return httpx.Request(
+            "GET", url, headers=headers, stream=_NO_BODY, extensions=self.extensions
+        )
+
+
+_NO_BODY = httpx.ByteStream(b"")
+
+
 async def _follow(
     url: str,
     trace: FetchTrace,
@@ -140,11 +160,12 @@ async def _follow(
         return
     current = start
     # Cookies live for one chain only: some sites set one and redirect to themselves.
-    jar = httpx.Cookies()
+    chain = _Chain(client)
     seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
     redirects = 0
     while True:
         page = current.copy_with(fragment=None) if current.fragment else current
+        jar = chain.jar
         visit = (str(page), frozenset(jar.items()) if jar else frozenset())
         if visit in seen:
             _fail(trace, Cause.REDIRECT_LOOP, f"redirect loop: {current} was already visited")
@@ -152,7 +173,7 @@ async def _follow(
         seen.add(visit)
         trace.final_url = str(current)
 
-        attempt = await _with_retries(current, jar, trace, client, hosts, config)
+        attempt = await _with_retries(current, chain, trace, hosts, config)
         if attempt.status is not None:
             hop = Hop(str(current), attempt.status, attempt.location, attempt.elapsed_ms)
             trace.hops.append(hop)
@@ -214,9 +235,8 @@ def _record_final(trace: FetchTrace, attempt: _Attempt) -> None:
 
 async def _with_retries(
     url: httpx.URL,
-    jar: httpx.Cookies,
+    chain: _Chain,
     trace: FetchTrace,
-    client: httpx.AsyncClient,
     hosts: HostPool,
     config: CheckerConfig,
 ) -> _Attempt:
@@ -228,7 +248,7 @@ async def _with_retries(
     """
     host = url.host
     for retry in range(config.retries + 1):
-        attempt = await _send_once(url, jar, trace, client, hosts, config)
+        attempt = await _send_once(url, chain, trace, hosts, config)
         if attempt.retry_after_s is not None:
             trace.retry_after_s = attempt.retry_after_s
         if not attempt.transient or retry == config.retries:
@@ -247,9 +267,8 @@ async def _with_retries(
 
 async def _send_once(
     url: httpx.URL,
-    jar: httpx.Cookies,
+    chain: _Chain,
     trace: FetchTrace,
-    client: httpx.AsyncClient,
     hosts: HostPool,
     config: CheckerConfig,
 ) -> _Attempt:
@@ -259,7 +278,7 @@ async def _send_once(
         trace.attempts += 1
         try:
             async with asyncio.timeout(config.total_timeout_s):
-                await _exchange(attempt, jar, trace, client, config)
+                await _exchange(attempt, chain, trace, config)
         except TimeoutError:
             error = f"no complete response within {config.total_timeout_s:g} s"
             _describe_failure(attempt, Cause.TIMEOUT, error, True)
@@ -275,40 +294,41 @@ async def _send_once(
 
 async def _exchange(
     attempt: _Attempt,
-    jar: httpx.Cookies,
+    chain: _Chain,
     trace: FetchTrace,
-    client: httpx.AsyncClient,
     config: CheckerConfig,
 ) -> None:
-    """Send one GET and read its (capped) body into `attempt`."""
-    request = client.build_request("GET", attempt.url)
+    """Send one GET and read its (capped) body into `attempt`.
+
+    The request goes straight to the client's transport: AsyncClient.send's auth, redirect,
+    cookie and event-hook layers do nothing for the checker (redirects and cookies are handled
+    here, per chain) but cost more CPU than the request itself.
+    """
+    url = attempt.url
+    request = chain.request(url)
+    jar = chain.jar
     if jar:   # building the cookie header is not free; most chains never set a cookie
         jar.set_cookie_header(request)
+    transport = chain.client._transport_for_url(url)   # httpx's own lookup (mounts, else default)
+    response = await transport.handle_async_request(request)
     try:
-        response = await client.send(request, stream=True)
-    except (httpx.InvalidURL, httpx.RemoteProtocolError):
-        seen = request.extensions.get(SEEN_RESPONSE_EXTENSION)
-        if seen is None:
-            raise
-        # httpx choked on the Location of a response it did receive: record that response.
-        attempt.status, headers = seen
-        attempt.headers = {name.lower(): value for name, value in headers.items()}
-        attempt.location = attempt.headers.get("location")
-        return
-    try:
-        attempt.status = response.status_code
-        attempt.headers = {name.lower(): value for name, value in response.headers.items()}
-        if "set-cookie" in attempt.headers:
+        response.request = request
+        attempt.status = status = response.status_code
+        attempt.headers = headers = {
+            name.lower(): value for name, value in response.headers.items()
+        }
+        if "set-cookie" in headers:
+            if jar is None:
+                jar = chain.jar = httpx.Cookies()
             jar.extract_cookies(response)
-        if attempt.status in REDIRECT_STATUSES:
-            location = attempt.headers.get("location")
-            attempt.location = _absolute_location(attempt.url, location)
+        if status in REDIRECT_STATUSES:
+            attempt.location = _absolute_location(url, headers.get("location"))
             await _drain(response, trace)
         else:
-            attempt.body, attempt.truncated = await _read_body(response, trace, config)
-        if _is_transient_status(attempt.status):
+            attempt.body, attempt.truncated = await _read_body(response, headers, trace, config)
+        if _is_transient_status(status):
             attempt.transient = True
-            retry_after = attempt.headers.get("retry-after")
+            retry_after = headers.get("retry-after")
             attempt.retry_after_s = parse_retry_after(retry_after, time.time())
     finally:
         await response.aclose()
@@ -325,7 +345,7 @@ def _absolute_location(url: httpx.URL, location: str | None) -> str | None:
 
 async def _drain(response: httpx.Response, trace: FetchTrace) -> None:
     received = 0
-    async for chunk in response.aiter_raw():
+    async for chunk in response.stream:   # raw bytes: a redirect body is never decoded
         received += len(chunk)
         trace.bytes_read += len(chunk)
         if received >= REDIRECT_DRAIN_BYTES:
@@ -416,14 +436,14 @@ class _Decompressor:
 
 
 async def _read_body(
-    response: httpx.Response, trace: FetchTrace, config: CheckerConfig
+    response: httpx.Response, headers: dict[str, str], trace: FetchTrace, config: CheckerConfig
 ) -> tuple[bytes, bool]:
     """Read at most max_body_bytes from the wire and max_decoded_bytes after decoding.
 
     Returns (decoded body, truncated). Bytes are read raw and decoded here: httpx would
     decode without bounds, which a decompression bomb turns into gigabytes.
     """
-    encoding = response.headers.get("content-encoding", "").strip().lower()
+    encoding = headers.get("content-encoding", "").strip().lower()
     decompressor = _Decompressor(encoding) if encoding in ("gzip", "x-gzip", "deflate") else None
     raw_cap = config.max_body_bytes
     decoded_cap = config.max_decoded_bytes
@@ -431,7 +451,7 @@ async def _read_body(
         decoded_cap = min(raw_cap, decoded_cap)
     parts: list[bytes] = []
     raw_size = decoded_size = 0
-    async for chunk in response.aiter_raw():
+    async for chunk in response.stream:   # raw bytes, decoded below within the caps
         trace.bytes_read += len(chunk)
         if raw_size >= raw_cap:
             return b"".join(parts), True

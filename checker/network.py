@@ -7,9 +7,12 @@ Layers, bottom up:
 * `GuardedBackend`: an httpcore network backend written directly on asyncio (no anyio, to keep the
   per-request CPU cost low). `connect_tcp` resolves through the Resolver and refuses non-public
   addresses (checker.addresses) before connecting and again on the connected socket's peer.
-* `GuardedTransport`: an httpx transport keeping one tiny httpcore pool per origin, translating
-  httpcore exceptions into httpx ones.
-* `make_client(config, resolver)`: the `httpx.AsyncClient` that fetch.fetch() receives.
+* `GuardedTransport`: an httpx transport speaking HTTP/1.1 (h11) on those streams, with a tiny
+  connection pool per origin, raising httpx exceptions. It replaces httpcore's pool and
+  connection classes, whose anyio locks, cancel scopes and tracing (and an `import sniffio` per
+  lock) cost more CPU per request than everything else on the fetch path.
+* `make_client(config, resolver)`: the `httpx.AsyncClient` that fetch.fetch() receives; fetch()
+  sends through its transport directly (`transport.handle_async_request(httpx.Request(...))`).
 
 Test hook: when `CheckerConfig.allow_private_addresses` is on and no resolver is given,
 `default_resolver()` reads the environment variable SIGNPOST_TEST_RESOLVE, a JSON object mapping
@@ -21,17 +24,19 @@ missing from it fail to resolve; nothing falls back to real DNS. It is ignored o
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
+import math
 import os
 import socket
 import ssl
-import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
 
+import h11
 import httpcore
 import httpx
 
@@ -39,12 +44,6 @@ from checker.addresses import parse_address, refusal_reason
 from checker.config import CheckerConfig
 
 TEST_RESOLVE_ENV = "SIGNPOST_TEST_RESOLVE"
-
-# httpcore runs `import sniffio` each time it creates a lock or event (several per request).
-# When sniffio is not installed, every such import walks sys.path and costs ~0.3 ms; recording
-# the absence in sys.modules makes the import fail at once (httpcore then assumes asyncio).
-if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 Address = tuple[str, int]
 
@@ -279,12 +278,20 @@ class _StreamProtocol(asyncio.Protocol):
         if self._read_waiter is not None and not self._read_waiter.done():
             self._read_waiter.set_result(None)
 
-    async def wait_readable(self) -> None:
-        self._read_waiter = asyncio.get_running_loop().create_future()
+    async def wait_readable(self, timeout: float | None) -> None:
+        """Wait for data, EOF or an error; TimeoutError after `timeout` seconds without any.
+
+        A bare timer on the waiter costs less than an asyncio.timeout() block per read.
+        """
+        loop = asyncio.get_running_loop()
+        waiter = self._read_waiter = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
         try:
-            await self._read_waiter
+            await waiter
         finally:
             self._read_waiter = None
+            if timer is not None:
+                timer.cancel()
 
     def take(self, max_bytes: int) -> bytes:
         if len(self.buffer) <= max_bytes:
@@ -324,9 +331,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         protocol = self._protocol
         if not protocol.buffer and not protocol.eof:
             try:
-                async with asyncio.timeout(timeout):
-                    while not protocol.buffer and not protocol.eof:
-                        await protocol.wait_readable()
+                # Only data_received/eof/connection_lost wake the waiter: one wait is enough.
+                await protocol.wait_readable(timeout)
             except TimeoutError as exc:
                 raise httpcore.ReadTimeout(f"no data for {timeout:g} s") from exc
         if protocol.buffer:
@@ -363,15 +369,24 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         # A request is going out: the next bytes read start a new response head.
         self._head_bytes, self._head_tail = 0, b""
         self._transport.write(buffer)
-        try:
-            async with asyncio.timeout(timeout):
-                await self._protocol.drain()
-        except TimeoutError as exc:
-            raise httpcore.WriteTimeout(f"could not send for {timeout:g} s") from exc
+        if self._protocol._writing_paused:   # rare: only when the socket buffer is full
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._protocol.drain()
+            except TimeoutError as exc:
+                raise httpcore.WriteTimeout(f"could not send for {timeout:g} s") from exc
 
-    async def aclose(self) -> None:
+    def abort(self) -> None:
+        """Close at once (synchronous, so it is safe in cancellation and cleanup paths)."""
         # abort(), not close(): a graceful TLS shutdown would keep decrypting an endless body.
         self._transport.abort()
+
+    def is_readable(self) -> bool:
+        """Data or EOF waiting on an idle connection: the server closed it or sent junk."""
+        return bool(self._protocol.buffer) or self._protocol.eof
+
+    async def aclose(self) -> None:
+        self.abort()
 
     async def start_tls(
         self,
@@ -419,6 +434,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             # httpcore asks this of idle keep-alive connections: readable means closed or junk.
             return bool(self._protocol.buffer) or self._protocol.eof
         return None
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 def _head_end(data: bytes) -> int:
@@ -556,48 +576,147 @@ _HTTPCORE_TO_HTTPX: dict[type[Exception], type[httpx.TransportError]] = {
 }
 
 
+def _as_httpx_error(exc: BaseException) -> httpx.TransportError | None:
+    """The most specific httpx exception for an httpcore one (None for anything else)."""
+    for cls in type(exc).__mro__:
+        target = _HTTPCORE_TO_HTTPX.get(cls)
+        if target is not None:
+            return target(str(exc))
+    return None
+
+
 @contextmanager
 def translate_httpcore_errors() -> Iterator[None]:
     """Re-raise httpcore exceptions as the most specific httpx exception (as httpx does)."""
     try:
         yield
     except Exception as exc:
-        for cls in type(exc).__mro__:
-            target = _HTTPCORE_TO_HTTPX.get(cls)
-            if target is not None:
-                raise target(str(exc)) from exc
+        translated = _as_httpx_error(exc)
+        if translated is not None:
+            raise translated from exc
         raise
 
 
-class _PoolEntry:
-    __slots__ = ("pool", "active", "idle_since")
+_DEFAULT_PORTS = {b"http": 80, b"https": 443}
+READ_NUM_BYTES = 64 * 1024
+# h11's own bound on an unfinished event (a head, a chunk-size line), as httpcore sets it. The
+# stream's max_header_bytes check is the tighter bound on response heads.
+MAX_INCOMPLETE_EVENT_SIZE = 100 * 1024
+_NO_TIMEOUTS: dict[str, float | None] = {}
+_SERVER_HUNG_UP = "Server disconnected without sending a response."
 
-    def __init__(self, pool: httpcore.AsyncConnectionPool) -> None:
-        self.pool = pool
-        self.active = 0
-        self.idle_since = 0.0
+
+def _abort_stream(stream: httpcore.AsyncNetworkStream) -> None:
+    if isinstance(stream, AsyncioStream):
+        stream.abort()
+    else:  # pragma: no cover - the checker's backend always gives AsyncioStreams
+        asyncio.ensure_future(stream.aclose())
+
+
+def _stream_is_readable(stream: httpcore.AsyncNetworkStream) -> bool:
+    if isinstance(stream, AsyncioStream):
+        return stream.is_readable()
+    return bool(stream.get_extra_info("is_readable"))  # pragma: no cover
+
+
+class _Connection:
+    """One HTTP/1.1 connection: a network stream and the h11 state machine speaking on it."""
+
+    __slots__ = ("expires_at", "h11", "stream")
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self.stream = stream
+        self.h11 = h11.Connection(
+            our_role=h11.CLIENT, max_incomplete_event_size=MAX_INCOMPLETE_EVENT_SIZE
+        )
+        self.expires_at = math.inf
+
+    def reusable(self, now: float) -> bool:
+        """An idle connection may carry another request: not expired, not closed by the server."""
+        return now <= self.expires_at and not _stream_is_readable(self.stream)
+
+    async def next_event(self, timeout: float | None) -> Any:
+        state = self.h11
+        while True:
+            try:
+                event = state.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise httpx.RemoteProtocolError(str(exc)) from exc
+            if event is not h11.NEED_DATA:
+                return event
+            data = await self.stream.read(READ_NUM_BYTES, timeout)
+            if not data and state.their_state is h11.SEND_RESPONSE:
+                raise httpx.RemoteProtocolError(_SERVER_HUNG_UP)
+            state.receive_data(data)
+
+
+class _OriginPool:
+    """The connections to one origin (scheme, host, port), at most the per-host limit of them."""
+
+    __slots__ = ("active", "idle", "idle_since", "open", "slots", "waiters")
+
+    def __init__(self) -> None:
+        self.idle: list[_Connection] = []      # kept alive, most recently used last
+        self.open: set[_Connection] = set()    # idle and busy
+        self.slots = 0                         # connections open or being opened
+        self.waiters: deque[asyncio.Future[_Connection | None]] = deque()
+        self.active = 0                        # requests between start and release
+        self.idle_since = time.monotonic()
 
 
 class _ResponseStream(httpx.AsyncByteStream):
-    def __init__(self, stream: Any, on_close: Any) -> None:
-        self._stream = stream
-        self._on_close = on_close
-        self._closed = False
+    """A response body read straight from the connection; closing it releases the connection
+    (kept alive only when the whole response was read)."""
 
-    async def __aiter__(self) -> Any:
-        with translate_httpcore_errors():
-            async for part in self._stream:
-                yield part
+    __slots__ = ("_complete", "_conn", "_pool", "_timeout", "_transport")
+
+    def __init__(
+        self, transport: GuardedTransport, pool: _OriginPool, conn: _Connection,
+        timeout: float | None,
+    ) -> None:
+        self._transport = transport
+        self._pool = pool
+        self._conn: _Connection | None = conn
+        self._timeout = timeout
+        self._complete = False
+
+    def __aiter__(self) -> _ResponseStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        conn = self._conn
+        if conn is None or self._complete:
+            raise StopAsyncIteration
+        try:
+            while True:
+                event = await conn.next_event(self._timeout)
+                kind = type(event)
+                if kind is h11.Data:
+                    return bytes(event.data)
+                if kind is h11.EndOfMessage or event is h11.PAUSED:
+                    break
+        except BaseException as exc:
+            self._release()
+            translated = _as_httpx_error(exc)
+            if translated is not None:
+                raise translated from exc
+            raise
+        self._complete = True
+        raise StopAsyncIteration
+
+    def _release(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        self._conn = None
+        state = conn.h11
+        reusable = state.our_state is h11.DONE and state.their_state is h11.DONE
+        if reusable:
+            state.start_next_cycle()
+        self._transport._release(self._pool, conn, reusable)
 
     async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            with translate_httpcore_errors():
-                await self._stream.aclose()
-        finally:
-            await self._on_close()
+        self._release()
 
 
 def make_ssl_context(cafile: str | None = None) -> ssl.SSLContext:
@@ -615,11 +734,17 @@ def make_ssl_context(cafile: str | None = None) -> ssl.SSLContext:
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """One small httpcore pool per origin, all on a GuardedBackend.
+    """HTTP/1.1 over h11 on a GuardedBackend, with a tiny connection pool per origin.
 
-    Per-origin pools keep each pool's bookkeeping O(per-host limit) instead of O(all
-    connections). Pools idle for longer than `keepalive_expiry` are closed and forgotten, so
-    open sockets and memory follow the hosts in use, not the hosts seen.
+    Each origin keeps at most `per_host_limit` connections (further requests wait for one, up to
+    the pool timeout); a connection is reused only after a complete response and while it is
+    neither expired (`keepalive_expiry`) nor closed by the server; any error or unfinished body
+    closes it. Origins idle for longer than `keepalive_expiry` are closed and forgotten, so open
+    sockets and memory follow the hosts in use, not the hosts seen.
+
+    This replaces httpcore's pool and connection classes, whose locks, cancel scopes and tracing
+    cost more CPU per request than the rest of the fetch path together; the network backend, the
+    stream and the exceptions stay httpcore's, and the HTTP parsing stays h11's.
     """
 
     SWEEP_EVERY_S = 1.0
@@ -634,98 +759,229 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     ) -> None:
         self._backend = backend
         self._ssl_context = ssl_context
-        self._per_host_limit = per_host_limit
+        self._per_host_limit = max(1, per_host_limit)
         self._keepalive_expiry = keepalive_expiry
-        self._pools: dict[tuple[bytes, bytes, int | None], _PoolEntry] = {}
+        self._pools: dict[tuple[bytes, bytes, int | None], _OriginPool] = {}
         self._last_sweep = time.monotonic()
 
     @property
     def pool_count(self) -> int:
         return len(self._pools)
 
-    def _entry(self, key: tuple[bytes, bytes, int | None]) -> _PoolEntry:
-        entry = self._pools.get(key)
-        if entry is None:
-            entry = _PoolEntry(
-                httpcore.AsyncConnectionPool(
-                    ssl_context=self._ssl_context,
-                    max_connections=self._per_host_limit,
-                    max_keepalive_connections=self._per_host_limit,
-                    keepalive_expiry=self._keepalive_expiry,
-                    http1=True,
-                    http2=False,
-                    retries=0,
-                    network_backend=self._backend,
-                )
-            )
-            self._pools[key] = entry
-        return entry
-
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
         url = request.url
-        key = (url.raw_scheme, url.raw_host, url.port)
-        entry = self._entry(key)
-        entry.active += 1
-        core_request = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
+        scheme = url.raw_scheme
+        if scheme not in _DEFAULT_PORTS:
+            if not scheme:
+                raise httpx.UnsupportedProtocol(
+                    "Request URL is missing an 'http://' or 'https://' protocol."
+                )
+            raise httpx.UnsupportedProtocol(
+                f"Request URL has an unsupported protocol '{scheme.decode('ascii', 'replace')}://'."
+            )
+        key = (scheme, url.raw_host, url.port)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = _OriginPool()
+        timeouts = request.extensions.get("timeout") or _NO_TIMEOUTS
+        pool.active += 1
+        conn: _Connection | None = None
         try:
-            with translate_httpcore_errors():
-                core_response = await entry.pool.handle_async_request(core_request)
+            conn = await self._acquire(pool, request, timeouts)
+            head = await self._send(conn, request, timeouts)
+        except BaseException as exc:
+            if conn is not None:
+                self._release(pool, conn, False)
+            else:
+                self._request_done(pool)
+            translated = _as_httpx_error(exc)
+            if translated is not None:
+                raise translated from exc
+            raise
+        return httpx.Response(
+            head.status_code,
+            headers=head.headers.raw_items(),
+            stream=_ResponseStream(self, pool, conn, timeouts.get("read")),
+            request=request,
+            extensions={
+                "http_version": b"HTTP/" + head.http_version,
+                "reason_phrase": head.reason,
+                "network_stream": conn.stream,
+            },
+        )
+
+    # ---- sending
+
+    async def _send(
+        self, conn: _Connection, request: httpx.Request, timeouts: Mapping[str, float | None]
+    ) -> h11.Response:
+        """Send the request and read the response head (1xx responses are skipped)."""
+        state = conn.h11
+        body = request.stream
+        try:
+            parts = [state.send(h11.Request(
+                method=request.method, target=request.url.raw_path, headers=request.headers.raw
+            ))]
+            if isinstance(body, httpx.ByteStream):
+                content = b"".join(body)
+                if content:
+                    parts.append(state.send(h11.Data(data=content)))
+            else:
+                assert isinstance(body, httpx.AsyncByteStream)
+                async for chunk in body:
+                    if chunk:
+                        parts.append(state.send(h11.Data(data=chunk)))
+            parts.append(state.send(h11.EndOfMessage()))
+        except h11.LocalProtocolError as exc:
+            raise httpx.LocalProtocolError(str(exc)) from exc
+        try:
+            await conn.stream.write(b"".join(p for p in parts if p), timeouts.get("write"))
+        except httpcore.WriteError:
+            # The server may have answered early and closed: read what it sent, as httpcore does.
+            pass
+        read_timeout = timeouts.get("read")
+        while True:
+            event = await conn.next_event(read_timeout)
+            if type(event) is h11.Response:
+                return event
+            if not isinstance(event, h11.InformationalResponse):  # pragma: no cover
+                raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} before a response")
+
+    # ---- connections
+
+    async def _acquire(
+        self, pool: _OriginPool, request: httpx.Request, timeouts: Mapping[str, float | None]
+    ) -> _Connection:
+        idle = pool.idle
+        if idle:
+            now = time.monotonic()
+            while idle:
+                conn = idle.pop()
+                if conn.reusable(now):
+                    return conn
+                self._discard(pool, conn)
+                pool.slots -= 1
+        if pool.slots < self._per_host_limit:
+            pool.slots += 1
+        else:
+            handed = await self._wait_for_connection(pool, timeouts.get("pool"))
+            if handed is not None:
+                return handed
+            # else a slot was handed over to us: open a connection in it
+        try:
+            stream = await self._open_stream(request, timeouts.get("connect"))
         except BaseException:
-            await self._release(entry)
+            self._hand_over(pool, None)
+            raise
+        conn = _Connection(stream)
+        pool.open.add(conn)
+        return conn
+
+    async def _wait_for_connection(
+        self, pool: _OriginPool, timeout: float | None
+    ) -> _Connection | None:
+        """Wait until a request releases its connection (given to us) or its slot (None)."""
+        waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
+        pool.waiters.append(waiter)
+        try:
+            if timeout is None:
+                return await waiter
+            async with asyncio.timeout(timeout):
+                return await waiter
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():
+                self._hand_over(pool, waiter.result())   # we got one but are leaving: pass it on
+            else:
+                waiter.cancel()
+                try:
+                    pool.waiters.remove(waiter)
+                except ValueError:
+                    pass
+            if isinstance(exc, TimeoutError):
+                raise httpcore.PoolTimeout(f"no free connection within {timeout:g} s") from exc
             raise
 
-        async def on_close() -> None:
-            await self._release(entry)
+    async def _open_stream(
+        self, request: httpx.Request, timeout: float | None
+    ) -> httpcore.AsyncNetworkStream:
+        url = request.url
+        host = url.raw_host.decode("ascii")
+        port = url.port or _DEFAULT_PORTS[url.raw_scheme]
+        stream = await self._backend.connect_tcp(host, port, timeout=timeout)
+        if url.raw_scheme == b"https":
+            server_hostname = request.extensions.get("sni_hostname") or host
+            try:
+                stream = await stream.start_tls(
+                    self._ssl_context, server_hostname=server_hostname, timeout=timeout
+                )
+            except BaseException:
+                _abort_stream(stream)
+                raise
+        return stream
 
-        return httpx.Response(
-            status_code=core_response.status,
-            headers=core_response.headers,
-            stream=_ResponseStream(core_response.stream, on_close),
-            extensions=core_response.extensions,
-        )
+    def _hand_over(self, pool: _OriginPool, conn: _Connection | None) -> None:
+        """Give a free connection (or, with None, a free slot) to the first waiter, if any."""
+        waiters = pool.waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        if conn is None:
+            pool.slots -= 1
+        else:
+            conn.expires_at = time.monotonic() + self._keepalive_expiry
+            pool.idle.append(conn)
 
-    async def _release(self, entry: _PoolEntry) -> None:
-        entry.active -= 1
+    def _discard(self, pool: _OriginPool, conn: _Connection) -> None:
+        _abort_stream(conn.stream)
+        pool.open.discard(conn)
+
+    def _release(self, pool: _OriginPool, conn: _Connection, reusable: bool) -> None:
+        """A request is over: keep its connection for the next one, or close it."""
+        if reusable:
+            self._hand_over(pool, conn)
+        else:
+            self._discard(pool, conn)
+            self._hand_over(pool, None)
+        self._request_done(pool)
+
+    def _request_done(self, pool: _OriginPool) -> None:
+        pool.active -= 1
         now = time.monotonic()
-        if entry.active == 0:
-            entry.idle_since = now
+        if pool.active == 0:
+            pool.idle_since = now
         if now - self._last_sweep >= self.SWEEP_EVERY_S:
             self._last_sweep = now
-            await self._close_idle_pools(now)
+            self._sweep(now)
 
-    async def _close_idle_pools(self, now: float) -> None:
-        stale = [
-            key
-            for key, entry in self._pools.items()
-            if entry.active == 0 and now - entry.idle_since > self._keepalive_expiry
-        ]
-        for key in stale:
-            entry = self._pools.pop(key)
-            await entry.pool.aclose()
+    def _sweep(self, now: float) -> None:
+        """Forget origins idle for longer than keepalive_expiry; close expired idle connections."""
+        expiry = self._keepalive_expiry
+        for key, pool in list(self._pools.items()):
+            if pool.active == 0 and now - pool.idle_since > expiry:
+                del self._pools[key]
+                for conn in pool.open:
+                    _abort_stream(conn.stream)
+                pool.open.clear()
+                pool.idle.clear()
+            elif pool.idle:
+                keep = []
+                for conn in pool.idle:
+                    if conn.expires_at < now:
+                        self._discard(pool, conn)
+                        pool.slots -= 1
+                    else:
+                        keep.append(conn)
+                pool.idle[:] = keep
 
     async def aclose(self) -> None:
         pools, self._pools = self._pools, {}
-        for entry in pools.values():
-            await entry.pool.aclose()
-
-
-# httpx parses Location even when it does not follow redirects, and raises on a malformed one
-# before returning the response. This hook keeps (status, headers) on the request, so fetch()
-# can still record that hop and call it a bad redirect.
-SEEN_RESPONSE_EXTENSION = "signpost.seen_response"
-
-
-async def _remember_response(response: httpx.Response) -> None:
-    response.request.extensions[SEEN_RESPONSE_EXTENSION] = (response.status_code, response.headers)
+        for pool in pools.values():
+            for conn in pool.open:
+                _abort_stream(conn.stream)
+            pool.open.clear()
+            pool.idle.clear()
 
 
 def _client_timeout(config: CheckerConfig) -> httpx.Timeout:
@@ -749,8 +1005,6 @@ def make_client(
     URL so that cookies set during one redirect chain are replayed within that chain only.
     `trust_env=False` so that proxy variables cannot route requests around the address guard.
     """
-    from http.cookiejar import CookieJar, DefaultCookiePolicy
-
     backend = GuardedBackend(
         resolver if resolver is not None else default_resolver(config),
         allow_private_addresses=config.allow_private_addresses,
@@ -772,5 +1026,4 @@ def make_client(
         },
         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),  # a jar that refuses all
         trust_env=False,
-        event_hooks={"response": [_remember_response]},
     )

@@ -20,8 +20,7 @@ import email.utils
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from checker.config import CheckerConfig
@@ -95,25 +94,10 @@ class HostPool:
         state = self._hosts.get(host.lower())
         return 0.0 if state is None else max(0.0, state.deferred_until - self._clock())
 
-    @asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
-        """Hold one request's slot on `host`; waits for the host's limit, interval and deferral."""
-        host = host.lower()
-        state = self._state(host)
-        state.users += 1
-        try:
-            async with state.semaphore:
-                await self._wait_turn(state)
-                try:
-                    self._record_start(state)
-                    yield
-                finally:
-                    state.in_flight -= 1
-                    self.stats.in_flight -= 1
-                    self._global.release()
-        finally:
-            state.users -= 1
-            self._after_release(host, state)
+    def slot(self, host: str) -> _Slot:
+        """Hold one request's slot on `host` (`async with hosts.slot(host): ...`); entering
+        waits for the host's limit, interval and deferral."""
+        return _Slot(self, host.lower())
 
     async def _wait_turn(self, state: _HostState) -> None:
         """Sleep until the host may start a request, then take a global slot.
@@ -165,6 +149,44 @@ class HostPool:
         for host in idle:
             del self._hosts[host]
         return len(idle)
+
+
+class _Slot:
+    """The async context manager behind HostPool.slot (a class: cheaper than a generator)."""
+
+    __slots__ = ("_host", "_pool", "_state")
+
+    def __init__(self, pool: HostPool, host: str) -> None:
+        self._pool = pool
+        self._host = host
+        self._state: _HostState | None = None
+
+    async def __aenter__(self) -> None:
+        pool = self._pool
+        state = self._state = pool._state(self._host)
+        state.users += 1
+        try:
+            await state.semaphore.acquire()
+            try:
+                await pool._wait_turn(state)
+            except BaseException:
+                state.semaphore.release()
+                raise
+        except BaseException:
+            state.users -= 1
+            pool._after_release(self._host, state)
+            raise
+        pool._record_start(state)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        pool, state = self._pool, self._state
+        assert state is not None
+        state.in_flight -= 1
+        pool.stats.in_flight -= 1
+        pool._global.release()
+        state.semaphore.release()
+        state.users -= 1
+        pool._after_release(self._host, state)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
