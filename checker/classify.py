@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 from checker.outcome import Cause, CheckResult, FetchTrace, Hop, Outcome
@@ -38,7 +39,8 @@ from checker.page import (
     mentions_any,
     read_page,
 )
-from directory.urls import host_without_www, normalize, site_key
+from directory.urls import host_without_www, normalize
+from directory.urls import site_key as _uncached_site_key
 
 PERMANENT_REDIRECTS = frozenset({301, 308})
 BLOCKING_STATUSES = frozenset({401, 403, 407, 430, 999})  # 430: Shopify's bot wall; 999: LinkedIn's
@@ -54,6 +56,9 @@ _ERROR_PAGE_PATH = re.compile(
     r"/(?:404|not[-_]?found|page[-_]?not[-_]?found|error[-_/]?404|errors?/not[-_]?found)"
     r"(?:\.\w{2,5})?/?$", re.IGNORECASE)
 _CLIENT_REDIRECT_MAX_WORDS = 50   # a meta-refresh/JS stub, not a page that happens to refresh
+
+# A URL's site, cached: classify() asks for the same URLs' sites several times (urlsplit() each).
+site_key = lru_cache(maxsize=4096)(_uncached_site_key)
 
 _BROKEN_CAUSES = frozenset({
     Cause.DNS, Cause.CONNECT, Cause.TLS, Cause.REDIRECT_LOOP, Cause.TOO_MANY_REDIRECTS,
@@ -428,7 +433,10 @@ def _canonical_form(url: str) -> tuple[str, str, str]:
 
 
 def _was_redirected(trace: FetchTrace, final_url: str) -> bool:
-    return bool(_redirect_steps(trace.hops)) or normalize(trace.url) != normalize(final_url)
+    if _redirect_steps(trace.hops):
+        return True
+    # The same string normalizes the same: skip parsing both (most pages were not redirected).
+    return final_url != trace.url and normalize(trace.url) != normalize(final_url)
 
 
 def _is_deep(url: str) -> bool:
