@@ -190,7 +190,9 @@ def _broken_transport_reason(trace: FetchTrace, cause: Cause, detail: str) -> st
         case Cause.DNS:
             return f"no such domain: {host}"
         case Cause.CONNECT:
-            return f"connection refused: {host}" + (f" ({detail})" if detail else "")
+            if detail and host in detail:
+                return f"cannot connect: {detail}"   # fetch's detail already names host and port
+            return f"cannot connect to {host}" + (f": {detail}" if detail else "")
         case Cause.TLS:
             return f"invalid TLS certificate: {detail or host}"
         case Cause.REDIRECT_LOOP:

@@ -242,7 +242,8 @@ def test_chain_through_another_domain_ending_404_is_broken() -> None:
 
 @pytest.mark.parametrize(("cause", "error", "outcome", "reason"), [
     (Cause.DNS, "Name or service not known", Outcome.BROKEN, "no such domain: x.org"),
-    (Cause.CONNECT, "", Outcome.BROKEN, "connection refused: x.org"),
+    (Cause.CONNECT, "", Outcome.BROKEN, "cannot connect to x.org"),
+    (Cause.CONNECT, "connection refused (x.org:80)", Outcome.BROKEN, "cannot connect: connection refused (x.org:80)"),
     (Cause.TLS, "certificate has expired", Outcome.BROKEN, "invalid TLS certificate: certificate has expired"),
     (Cause.PRIVATE_ADDRESS, "x.org resolves to 10.0.0.5", Outcome.BROKEN, "refused: x.org resolves to 10.0.0.5"),
     (Cause.BAD_URL, "scheme 'ftp' is not http or https", Outcome.BROKEN, "bad URL: scheme 'ftp'"),
