@@ -11,7 +11,10 @@ Every URL has a kind, and every kind a known truth (the outcome a correct checke
     missing    404                                           -> broken
     flaky      503 on the first request, then 200            -> ok (after a retry)
     canonical  301 to the same path with a trailing slash    -> ok
+    relocated  301 to another page of the same site          -> redirected
     moved      301 to another registrable domain             -> moved
+    forbidden  403 to automated clients                      -> blocked
+    failing    503 on every request                          -> transient (after the retries)
     parked     200 domain-for-sale page                      -> parked
     soft404    200 "page not found" page                     -> soft_404
 """
@@ -25,11 +28,13 @@ import time
 from dataclasses import dataclass, field
 
 EXPECTED = {
-    "ok": "ok", "missing": "broken", "flaky": "ok", "canonical": "ok",
-    "moved": "moved", "parked": "parked", "soft404": "soft_404",
+    "ok": "ok", "missing": "broken", "flaky": "ok", "canonical": "ok", "relocated": "redirected",
+    "moved": "moved", "parked": "parked", "soft404": "soft_404", "forbidden": "blocked",
+    "failing": "transient",
 }
-DEFAULT_MIX = {"ok": 0.80, "missing": 0.05, "flaky": 0.05, "canonical": 0.04, "moved": 0.02,
-               "parked": 0.02, "soft404": 0.02}
+DEFAULT_MIX = {"ok": 0.75, "missing": 0.05, "flaky": 0.05, "canonical": 0.04, "relocated": 0.02,
+               "moved": 0.02, "parked": 0.02, "soft404": 0.02, "forbidden": 0.02, "failing": 0.01}
+RETRIES = 2   # the checker's default; a correct checker tries a failing URL 1 + RETRIES times
 STRICT_MAX_CONNECTIONS = 2      # strict hosts answer 429 beyond this many connections at once...
 STRICT_MAX_RATE_1S = 6          # ...or beyond this many requests in any one second
 
@@ -60,8 +65,10 @@ class Web:
     def requests_needed(self, spec: UrlSpec) -> list[tuple[str, float]]:
         """(host, service time) of every request a correct, polite checker must send for spec."""
         host = self.hosts[spec.host]
-        if spec.kind in ("flaky", "canonical"):
+        if spec.kind in ("flaky", "canonical", "relocated"):
             return [(host.name, host.latency_s)] * 2
+        if spec.kind == "failing":
+            return [(host.name, host.latency_s)] * (1 + RETRIES)
         if spec.kind == "moved":
             target = self.hosts[moved_target(spec.host)]
             return [(host.name, host.latency_s), (target.name, target.latency_s)]
@@ -178,6 +185,14 @@ class SimulatedWebServer:
             return 200, html, page.encode()
         if kind == "canonical":
             return 301, {"Location": path + "/"}, b""
+        if kind == "relocated":
+            if path.endswith("/home"):
+                return 200, html, page.encode()
+            return 301, {"Location": path + "/home"}, b""
+        if kind == "forbidden":
+            return 403, html, b"<title>403 Forbidden</title><h1>Forbidden</h1>"
+        if kind == "failing":
+            return 503, html, b"<title>503 Service Unavailable</title>"
         if kind == "moved":
             return 301, {"Location": f"http://{moved_target(host)}/"}, b""
         if kind == "parked":
