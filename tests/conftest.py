@@ -1,3 +1,4 @@
+import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -21,3 +22,16 @@ def chromium_path() -> str | None:
     if path is None and os.environ.get("SIGNPOST_REQUIRE_BROWSER"):
         pytest.fail("chromium is required (SIGNPOST_REQUIRE_BROWSER=1) but was not found; apt-get install chromium")
     return path
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Network safety net for every test: asyncio code in the test process cannot connect
+    outside 127.0.0.0/8, whatever the code under test decides."""
+    original = asyncio.BaseEventLoop.create_connection
+
+    async def guarded(self, protocol_factory, host=None, port=None, **kwargs):
+        assert host is not None and host.startswith("127."), f"test tried to connect to {host}"
+        return await original(self, protocol_factory, host, port, **kwargs)
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "create_connection", guarded)

@@ -34,19 +34,6 @@ from tests.simweb import Connection, Request, SimWeb
 LOCAL = CheckerConfig(allow_private_addresses=True, min_interval_s=0.0)
 
 
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Network safety net: whatever the code under test does, it cannot leave 127.0.0.0/8."""
-    original = asyncio.BaseEventLoop.create_connection
-
-    async def guarded(self: asyncio.BaseEventLoop, protocol_factory: object, host: str | None = None,
-                      port: int | None = None, **kwargs: object) -> object:
-        assert host is not None and host.startswith("127."), f"test tried to connect to {host}"
-        return await original(self, protocol_factory, host, port, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(asyncio.BaseEventLoop, "create_connection", guarded)
-
-
 @pytest.fixture
 def no_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Any attempt to open a TCP connection fails the test (and sends nothing)."""
