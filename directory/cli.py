@@ -50,10 +50,10 @@ def cli():
     """
 
 
-def _print_problems(problems) -> None:
+def _print_problems(problems, data_dir: Path) -> None:
     for problem in problems:
         click.echo(str(problem), err=True)
-    click.echo(f"{len(problems)} problem(s) found.", err=True)
+    click.echo(f"{len(problems)} problem(s) found in {data_dir}/.", err=True)
 
 
 @cli.command()
@@ -64,7 +64,7 @@ def validate(data_dir):
 
     loaded = run_validation(data_dir)
     if loaded.problems:
-        _print_problems(loaded.problems)
+        _print_problems(loaded.problems, data_dir)
         sys.exit(1)
     click.echo(f"OK: {len(loaded.organizations)} organizations, {len(loaded.tags)} tags.")
 
@@ -83,7 +83,7 @@ def build(data_dir, db_path):
     try:
         report = run_build(data_dir, db_path)
     except BuildError as e:
-        _print_problems(e.problems)
+        _print_problems(e.problems, data_dir)
         click.echo(f"Nothing was written to {db_path}.", err=True)
         sys.exit(1)
     except DatabaseError as e:

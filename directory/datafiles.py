@@ -181,6 +181,10 @@ def load(data_dir: Path) -> LoadedData:
     """Read everything under data_dir; every problem is collected, none is raised."""
     data_dir = Path(data_dir)
     loaded = LoadedData()
+    if not data_dir.is_dir():
+        loaded.problems.append(Problem(str(data_dir), None, None, "data folder does not exist",
+                                       "pass --data with the folder holding tags.yaml and organizations/"))
+        return loaded
 
     for order, (_, _, item) in enumerate(
         _load_list(data_dir / TAGS_FILE, TAGS_FILE, ("id", "label", "definition"), loaded.problems)

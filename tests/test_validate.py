@@ -104,7 +104,7 @@ def test_every_problem_reported_at_once_and_cli_exits_1(tmp_path):
     assert "organizations/alpha.yaml:11: focus[0]: unknown tag 'nope'" in result.output
     assert "organizations/beta.yaml" in result.output and "'ZZ'" in result.output
     assert "organizations/gamma.yaml:3: website" in result.output
-    assert "3 problem(s) found." in result.output
+    assert f"3 problem(s) found in {data}/." in result.output
 
 
 def test_unknown_field_and_wrong_type(tmp_path):
@@ -126,3 +126,10 @@ def test_not_utf8(tmp_path):
     (data / "organizations" / "latin.yaml").write_bytes("name: Qu\xe9bec\n".encode("latin-1"))
     [problem] = validate(data).problems
     assert "not valid UTF-8" in problem.message
+
+
+def test_missing_data_folder_is_named(tmp_path):
+    result = CliRunner().invoke(cli, ["build", "--data", str(tmp_path / "nowhere"), "--db", str(tmp_path / "s.db")])
+    assert result.exit_code == 1
+    assert "nowhere: data folder does not exist" in result.output
+    assert not (tmp_path / "s.db").exists()
