@@ -568,3 +568,13 @@ def test_css_url_finder_finds_what_it_must():
     <p style="background:url(/local.png)"></p><link rel="stylesheet" href="https://cdn.example/s.css">"""
     assert external_resources(html) == [
         "https://cdn.example/s.css", "https://fonts.example/x.css", "//cdn.example/i.png"]
+
+
+@pytest.mark.asyncio
+async def test_visitor_errors_leave_no_trace_in_the_server_log(ds, capfd):
+    for path in ("/signpost/organizations/nope", "/signpost?sql=select+1", "/signpost/checks.json",
+                 "/nope/nothing"):
+        response = await ds.client.get(path, cookies={"private": "visitor-cookie"})
+        assert response.status_code in (403, 404)
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""

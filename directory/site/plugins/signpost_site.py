@@ -9,9 +9,15 @@ state between Datasette instances: everything comes from the `datasette` argumen
 from __future__ import annotations
 
 import json
+import traceback
 from urllib.parse import urlencode
 
 from datasette import Response, hookimpl
+from datasette.plugins import pm
+from datasette.utils import add_cors_headers
+from datasette.utils.asgi import Base400
+from datasette.views.base import DatasetteError
+from markupsafe import Markup
 
 from directory import migrations, site_queries
 from directory.publish import DATABASE_NAME
@@ -151,3 +157,40 @@ async def introspection(datasette, request):
     data = INTROSPECTION[request.url_vars["page"]](datasette, request)
     return Response(json.dumps(data, indent=2, default=repr), content_type="application/json; charset=utf-8",
                     headers={"Cache-Control": "private, no-store"})
+
+
+
+# Datasette's default error handler prints every exception with rich, local variables included
+# (request headers and cookies among them), even for a visitor's 404. A health directory keeps
+# its visitors' requests out of its logs, so this plugin's handler replaces it: client errors are
+# answered quietly, server errors are logged with a plain traceback and no local variables.
+_DEFAULT_HANDLER = pm.get_plugin("datasette.handle_exception")
+if _DEFAULT_HANDLER is not None:
+    pm.unregister(_DEFAULT_HANDLER)
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    if isinstance(exception, DatasetteError):
+        status, info, title = exception.status, dict(exception.error_dict), exception.title
+        message = Markup(exception.message) if exception.message_is_html else exception.message
+    elif isinstance(exception, Base400):
+        status, info, title, message = exception.status, {}, None, exception.args[0]
+    else:
+        status, info, title, message = 500, {}, None, str(exception)
+    if status >= 500:
+        traceback.print_exception(exception)
+
+    async def inner():
+        info.update({"ok": False, "error": message, "status": status, "title": title})
+        headers = {}
+        if datasette.cors:
+            add_cors_headers(headers)
+        if request.path.split("?")[0].endswith(".json"):
+            return Response.json(info, status=status, headers=headers)
+        template = datasette.jinja_env.select_template([f"{status}.html", "error.html"])
+        html = await template.render_async(dict(info, urls=datasette.urls, app_css_hash=datasette.app_css_hash(),
+                                                menu_links=lambda: [], request=request))
+        return Response.html(html, status=status, headers=headers)
+
+    return inner
