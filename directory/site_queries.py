@@ -480,3 +480,16 @@ LEFT JOIN link_status ls ON ls.organization_id = o.id
 WHERE o.withdrawn_at IS NULL
 ORDER BY o.name COLLATE NOCASE
 """
+
+
+# -- Sitemap -----------------------------------------------------------------------------------
+
+SITEMAP_SQL = """
+    SELECT id, updated_at FROM organizations WHERE withdrawn_at IS NULL ORDER BY id
+"""
+
+
+async def sitemap_entries(db) -> list[dict]:
+    """The canonical pages crawlers may index: the directory and one page per listed organization."""
+    rows = (await db.execute(SITEMAP_SQL)).rows
+    return [{"path": f"/org/{row['id']}", "lastmod": (row["updated_at"] or "")[:10]} for row in rows]

@@ -523,6 +523,20 @@ async def test_robots_txt_keeps_crawlers_off_the_raw_tables(ds):
     response = await ds.client.get("/robots.txt")
     assert response.status_code == 200
     assert "Disallow: /signpost" in response.text and "Disallow: /-/" in response.text
+    assert "Sitemap: http://localhost/sitemap.xml" in response.text
+
+
+@pytest.mark.asyncio
+async def test_sitemap_lists_the_canonical_pages_of_listed_organizations(ds):
+    response = await ds.client.get("/sitemap.xml")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/xml")
+    soup = BeautifulSoup(response.text, "xml")
+    locations = {loc.get_text() for loc in soup.find_all("loc")}
+    assert "http://localhost/" in locations
+    assert {f"http://localhost/org/{org_id}" for org_id in LISTED} <= locations
+    assert not any("quiet-withdrawn" in loc for loc in locations)
+    assert not any("?" in loc for loc in locations)
 
 
 # -- Nothing from other hosts -------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import traceback
+from html import escape
 from urllib.parse import urlencode
 
 from datasette import Response, hookimpl
@@ -87,6 +88,7 @@ def register_routes():
         (r"^/org/(?P<org_id>[^/]+)$", organization_page),
         (r"^/-/review$", review_page),
         (r"^/robots\.txt$", robots_txt),
+        (r"^/sitemap\.xml$", sitemap_xml),
         (r"^/-/(?P<page>" + "|".join(INTROSPECTION) + r")(\.json)?$", introspection),
     ]
 
@@ -145,8 +147,24 @@ async def review_page(datasette, request):
     return response
 
 
-async def robots_txt():
-    return Response.text(ROBOTS_TXT)
+async def robots_txt(request):
+    return Response.text(ROBOTS_TXT + f"Sitemap: {_absolute(request, '/sitemap.xml')}\n")
+
+
+def _absolute(request, path: str) -> str:
+    return f"{request.scheme}://{request.host}{path}"
+
+
+async def sitemap_xml(datasette, request):
+    """Only the canonical pages: filter and search URLs form an endless space crawlers should skip."""
+    entries = [{"path": "/", "lastmod": ""}, *await site_queries.sitemap_entries(_db(datasette))]
+    urls = "".join(
+        f"<url><loc>{escape(_absolute(request, e['path']))}</loc>"
+        + (f"<lastmod>{escape(e['lastmod'])}</lastmod>" if e["lastmod"] else "") + "</url>"
+        for e in entries)
+    body = ('<?xml version="1.0" encoding="UTF-8"?>'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>')
+    return Response(body, content_type="application/xml; charset=utf-8")
 
 
 async def introspection(datasette, request):
