@@ -19,6 +19,7 @@ DEFAULT_RETRIES = 2                 # extra attempts for transient failures with
 DEFAULT_BACKOFF_BASE_S = 1.0
 DEFAULT_BACKOFF_MAX_S = 30.0
 DEFAULT_RETRY_AFTER_CAP_S = 60.0    # longer waits are left to the next run
+DEFAULT_URL_DEADLINE_S = 120.0      # one URL, every hop, retry and wait included
 
 
 @dataclass(frozen=True)
@@ -38,4 +39,5 @@ class CheckerConfig:
     backoff_base_s: float = DEFAULT_BACKOFF_BASE_S
     backoff_max_s: float = DEFAULT_BACKOFF_MAX_S
     retry_after_cap_s: float = DEFAULT_RETRY_AFTER_CAP_S
+    url_deadline_s: float = DEFAULT_URL_DEADLINE_S
     allow_private_addresses: bool = False

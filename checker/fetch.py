@@ -79,7 +79,13 @@ async def fetch(
     started = time.monotonic()
     trace = FetchTrace(url=url, attempts=0)
     try:
-        await _follow(url, trace, client, hosts, config)
+        # Each request has its own timeouts; this bounds the whole chain, retries, back-off and
+        # Retry-After waits included, so no server can hold one URL for long.
+        async with asyncio.timeout(config.url_deadline_s):
+            await _follow(url, trace, client, hosts, config)
+    except TimeoutError:
+        _fail(trace, Cause.TIMEOUT, f"gave up after {config.url_deadline_s:g} s "
+                                    "(redirects, retries and waits included)")
     finally:
         trace.elapsed_ms = _ms_since(started)
     return trace

@@ -209,6 +209,20 @@ async def test_one_byte_per_second_is_cut_at_the_total_timeout(simweb: SimWeb) -
 
 
 @pytest.mark.asyncio
+async def test_a_url_has_an_overall_deadline_across_hops_and_retries(simweb: SimWeb) -> None:
+    # Every hop answers slowly but within its own timeout; the chain as a whole is cut.
+    for i in range(10):
+        simweb.page("www.slowchain.test", f"/{i}", "", status=302, headers={"Location": f"/{i + 1}"}, delay=0.3)
+    started = time.monotonic()
+    trace = await run(simweb, "http://www.slowchain.test/0", total_timeout_s=1, url_deadline_s=1.0)
+    elapsed = time.monotonic() - started
+    assert trace.cause is Cause.TIMEOUT
+    assert trace.error.startswith("gave up after 1 s")
+    assert 0.9 <= elapsed < 1.6
+    assert 2 <= len(trace.hops) <= 4
+
+
+@pytest.mark.asyncio
 async def test_stall_after_headers_hits_the_read_timeout(simweb: SimWeb) -> None:
     simweb.stall_after_headers("www.stall.test", "/")
     started = time.monotonic()
