@@ -64,6 +64,7 @@ def _config(**kwargs) -> CheckerConfig:
         connect_timeout_s=min(defaults.DEFAULT_CONNECT_TIMEOUT_S, total),
         read_timeout_s=min(defaults.DEFAULT_READ_TIMEOUT_S, total),
         retries=kwargs["retries"], user_agent=kwargs["user_agent"],
+        url_deadline_s=max(defaults.DEFAULT_URL_DEADLINE_S, 4 * total),  # never shorter than a few requests
         allow_private_addresses=kwargs["allow_private_addresses"],
     )
 
