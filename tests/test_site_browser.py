@@ -153,3 +153,28 @@ def test_focus_is_visible_and_escaped_names_stay_text(page, server):
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline == "solid"
     assert hosts(page.requests) == {"127.0.0.1"}, page.requests
+
+
+AXE_PAGES = ["/", "/?q=helpline", "/?country=CA&region=CA-ON", "/?tag=helpline&country=GB",
+             "/org/breast-cancer-now", "/org/breast-cancer-care", "/org/no-such-organization"]
+
+
+def test_pages_have_no_accessibility_violations(browser, server):
+    """axe-core (bundled by axe-playwright-python, no download) checks each visitor page against
+    WCAG 2.1 A/AA rules in the real browser, at phone width."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context(viewport={"width": 390, "height": 844})  # axe itself needs JavaScript
+    page = context.new_page()
+    found = {}
+    try:
+        for path in AXE_PAGES:
+            page.goto(server + path)
+            results = Axe().run(page, options={"runOnly": {"type": "tag",
+                                                           "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+            violations = results.response["violations"]
+            if violations:
+                found[path] = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+    finally:
+        context.close()
+    assert found == {}
