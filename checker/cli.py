@@ -156,11 +156,13 @@ def _run_and_store(db, targets, config, lineage: dict, *, selection: str, as_jso
     started = time.monotonic()
 
     def on_result(target, result, identity_note):
+        before = store.load_state(db, target.organization_id)
+        previous_state = before.state if before and before.url == target.url else None
         state = store.save_result(db, run_id, target.organization_id, target.url, result,
                                   identity_note=identity_note, **lineage[target.organization_id])
-        summary.add(target.organization_id, result, state.state)
+        summary.add(target.organization_id, result, state.state, previous_state)
         summary.results.append({"organization_id": target.organization_id, **result.as_json(),
-                                "state": state.state})
+                                "state": state.state, "previous_state": previous_state})
         if bar:
             bar.advance(task)
 
@@ -177,7 +179,10 @@ def _run_and_store(db, targets, config, lineage: dict, *, selection: str, as_jso
     summary.elapsed_s = time.monotonic() - started
     if as_json:
         print_json({"run_id": run_id, "checked": summary.total, "outcomes": dict(summary.outcomes),
-                    "states": dict(summary.states), "results": summary.results})
+                    "states": dict(summary.states),
+                    "changed": [{"organization_id": who, "was": was, "now": now, "reason": why}
+                                for who, was, now, why in summary.changes],
+                    "results": summary.results})
     else:
         print_summary(summary, Console(), title=f"signpost check ({selection})")
     return summary

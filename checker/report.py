@@ -20,15 +20,19 @@ class RunSummary:
     outcomes: Counter = field(default_factory=Counter)
     states: Counter = field(default_factory=Counter)
     attention: list[tuple[str, str, str]] = field(default_factory=list)  # (who, what, why)
+    changes: list[tuple[str, str, str, str]] = field(default_factory=list)  # (who, before, after, why)
     results: list[dict] = field(default_factory=list)
     elapsed_s: float = 0.0
 
-    def add(self, who: str, result: CheckResult, state: str | None = None) -> None:
+    def add(self, who: str, result: CheckResult, state: str | None = None,
+            previous_state: str | None = None) -> None:
         self.outcomes[str(result.outcome)] += 1
         if state:
             self.states[state] += 1
         if state in (states.DOWN, states.REVIEW) or (state is None and result.outcome is not Outcome.OK):
             self.attention.append((who, state or str(result.outcome), result.reason))
+        if state is not None and previous_state is not None and previous_state != state:
+            self.changes.append((who, previous_state, state, result.reason))
 
     @property
     def total(self) -> int:
@@ -57,6 +61,13 @@ def print_summary(summary: RunSummary, console: Console, *, title: str) -> None:
             if summary.states[state]:
                 state_table.add_row(state, str(summary.states[state]))
         console.print(state_table)
+    if summary.changes:
+        changes = Table(title="Changed since the last check", show_edge=False)
+        for column in ("who", "was", "now", "why"):
+            changes.add_column(column)
+        for row in summary.changes:
+            changes.add_row(*row)
+        console.print(changes)
     if summary.attention:
         attention = Table(title="Needs attention", show_edge=False)
         attention.add_column("who")

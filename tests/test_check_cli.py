@@ -266,7 +266,11 @@ def test_identity_change_goes_to_review_and_a_maintainer_can_accept_it(simweb, t
     # The domain now serves a casino; the redesign drops the name from the page entirely.
     simweb.page("www.pink-ribbon.test", "/", (PAGES / "unrelated-casino.html").read_text())
     simweb.page("www.redesign.test", "/", (PAGES / "ok-charity-homepage.html").read_text())
-    second = {r["organization_id"]: r for r in json.loads(run_cli(simweb, *args).stdout)["results"]}
+    second_report = json.loads(run_cli(simweb, *args).stdout)
+    second = {r["organization_id"]: r for r in second_report["results"]}
+    assert second["pink-ribbon"]["previous_state"] == "healthy"
+    assert {(c["organization_id"], c["was"], c["now"]) for c in second_report["changed"]} == {
+        ("pink-ribbon", "healthy", "review"), ("redesign", "healthy", "review")}
     assert second["pink-ribbon"]["outcome"] == "parked" and second["pink-ribbon"]["state"] == "review"
     assert second["redesign"]["outcome"] == "ok" and second["redesign"]["state"] == "review"
     db = open_db(db_path)
@@ -278,6 +282,11 @@ def test_identity_change_goes_to_review_and_a_maintainer_can_accept_it(simweb, t
     third = {r["organization_id"]: r for r in json.loads(run_cli(simweb, *args).stdout)["results"]}
     assert third["redesign"]["state"] == "healthy"
     assert third["pink-ribbon"]["state"] == "review"
+    # Without --json (as under cron) the summary lists what changed since the last run.
+    simweb.page("www.pink-ribbon.test", "/", charity_page("Pink Ribbon Trust"))
+    proc = run_cli(simweb, "check", "--db", str(db_path), "--allow-private-addresses")
+    assert "Changed since the last check" in proc.stdout
+    assert "pink-ribbon" in proc.stdout and "review" in proc.stdout and "healthy" in proc.stdout
 
 
 def test_lineage_in_the_data_is_respected(simweb, tmp_path):
