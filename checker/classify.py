@@ -125,6 +125,7 @@ def classify(trace: FetchTrace, *, names: Sequence[str] = (), baseline: Baseline
         names_found=mentions_any(served, names) if served is not None and names else None,
         attempts=trace.attempts,
         checked_at=checked_at,
+        tls_expires_at=trace.tls_expires_at,
     )
 
 

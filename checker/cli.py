@@ -278,8 +278,8 @@ def review_list(db_path, as_json):
     db = open_db(db_path)
     rows = [dict(r) for r in db.query(
         "SELECT s.organization_id, o.name, s.url, s.state, s.last_outcome, s.review_reason, s.suggested_fix, "
-        "s.evidence, s.last_checked_at FROM link_states s JOIN organizations o ON o.id = s.organization_id "
-        "WHERE s.needs_review = 1 AND o.withdrawn_at IS NULL AND o.status = 'active' "
+        "s.evidence, s.last_checked_at, s.warning FROM link_states s JOIN organizations o ON o.id = s.organization_id "
+        "WHERE (s.needs_review = 1 OR s.warning IS NOT NULL) AND o.withdrawn_at IS NULL AND o.status = 'active' "
         "ORDER BY s.state, s.organization_id")]
     if as_json:
         print_json(rows)
@@ -287,8 +287,10 @@ def review_list(db_path, as_json):
     if not rows:
         click.echo("Nothing needs review.")
     for row in rows:
-        click.echo(f"{row['organization_id']} ({row['name']}): {row['state']} — {row['review_reason']}")
+        click.echo(f"{row['organization_id']} ({row['name']}): {row['state']} — {row['review_reason'] or row['warning']}")
         click.echo(f"    website: {row['url']}  last checked: {row['last_checked_at']}")
+        if row["warning"] and row["review_reason"]:
+            click.echo(f"    early warning: {row['warning']}")
         if row["evidence"]:
             click.echo(f"    evidence: {row['evidence']}")
         if row["suggested_fix"]:

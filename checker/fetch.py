@@ -18,6 +18,7 @@ import ssl
 import time
 import zlib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import httpx
 
@@ -63,6 +64,7 @@ class _Attempt:
     error: str | None = None
     transient: bool = False
     retry_after_s: float | None = None
+    tls_expires_at: str | None = None
 
     @property
     def is_redirect(self) -> bool:
@@ -89,6 +91,18 @@ async def fetch(
     finally:
         trace.elapsed_ms = _ms_since(started)
     return trace
+
+
+def _certificate_expiry(response: httpx.Response) -> str | None:
+    """notAfter of the (verified) certificate the server presented, as an ISO date-time."""
+    stream = response.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    certificate = ssl_object.getpeercert() if ssl_object is not None else None
+    not_after = certificate.get("notAfter") if certificate else None
+    if not not_after:
+        return None
+    seconds = ssl.cert_time_to_seconds(not_after)
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
 
 
 def _ms_since(started: float) -> int:
@@ -229,6 +243,7 @@ def _record_final(trace: FetchTrace, attempt: _Attempt) -> None:
     _record_response(trace, attempt)
     trace.body = attempt.body
     trace.truncated = attempt.truncated
+    trace.tls_expires_at = attempt.tls_expires_at
     if attempt.status is not None:
         content_type = attempt.headers.get("content-type")
         trace.text = decode_text(attempt.body, content_type, attempt.truncated)
@@ -320,6 +335,8 @@ async def _exchange(
     try:
         response.request = request
         attempt.status = status = response.status_code
+        if url.scheme == "https":
+            attempt.tls_expires_at = _certificate_expiry(response)
         attempt.headers = headers = {
             name.lower(): value for name, value in response.headers.items()
         }

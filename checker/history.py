@@ -31,6 +31,7 @@ class HistoryPolicy:
     review_every_days: float = 3.0
     unverifiable_every_days: float = 7.0
     jitter: float = 0.15                # +-15% spreads the work over time
+    tls_warning_days: float = 21.0      # warn while there is time to renew (Let's Encrypt renews at 30)
 
 
 DEFAULT_POLICY = HistoryPolicy()
@@ -48,6 +49,7 @@ class CheckRecord:
     title: str | None = None
     fingerprint: str | None = None
     identity_note: str | None = None
+    tls_expires_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class LinkState:
     baseline_fingerprint: str | None
     baseline_title: str | None
     dismissed_fingerprint: str | None = None
+    warning: str | None = None          # an early warning that is not (yet) a failure
 
 
 def _parse(ts: str) -> datetime:
@@ -162,6 +165,7 @@ def derive(organization_id: str, website: str, history: list[CheckRecord],
 
     return replace(
         state,
+        warning=_tls_warning(latest, policy),
         since=since,
         last_checked_at=latest.checked_at,
         last_ok_at=last_ok,
@@ -171,6 +175,15 @@ def derive(organization_id: str, website: str, history: list[CheckRecord],
         evidence=json.dumps(evidence, ensure_ascii=False) if evidence else None,
         next_check_at=next_check_at(state.state, latest.checked_at, policy=policy, rng=rng),
     )
+
+
+def _tls_warning(record: CheckRecord, policy: HistoryPolicy) -> str | None:
+    if not record.tls_expires_at:
+        return None
+    days_left = (_parse(record.tls_expires_at) - _parse(record.checked_at)).total_seconds() / 86400
+    if days_left > policy.tls_warning_days:
+        return None
+    return f"TLS certificate expires on {record.tls_expires_at[:10]} ({max(days_left, 0):.0f} days after the last check)"
 
 
 def _site(url: str | None) -> str | None:

@@ -87,6 +87,7 @@ class FetchTrace:
     cause: Cause | None = None
     error: str | None = None                                # human detail of the failure
     retry_after_s: float | None = None                      # last Retry-After seen, if any
+    tls_expires_at: str | None = None                       # final hop's certificate notAfter (ISO)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class CheckResult:
     names_found: bool | None = None   # None when no names were given to look for
     attempts: int = 1
     checked_at: str | None = None
+    tls_expires_at: str | None = None  # the certificate's expiry, for an early warning
 
     def as_json(self) -> dict:
         """The line format of `signpost check-urls`."""

@@ -44,7 +44,8 @@ def load_history(db: Database, organization_id: str, url: str,
                  limit: int = HISTORY_WINDOW) -> list[CheckRecord]:
     """Recent checks of the organization's current website (a changed website starts afresh)."""
     rows = db.query(
-        "SELECT checked_at, outcome, reason, final_url, status_code, title, fingerprint, identity_note "
+        "SELECT checked_at, outcome, reason, final_url, status_code, title, fingerprint, identity_note, "
+        "tls_expires_at "
         "FROM checks WHERE organization_id = ? AND url = ? ORDER BY checked_at DESC, id DESC LIMIT ?",
         [organization_id, url, limit],
     )
@@ -76,6 +77,7 @@ def save_result(db: Database, run_id: int | None, organization_id: str, website:
             "names_found": None if result.names_found is None else int(result.names_found),
             "attempts": result.attempts,
             "identity_note": identity_note,
+            "tls_expires_at": result.tls_expires_at,
         })
         state = derive(organization_id, website, load_history(db, organization_id, website),
                        load_state(db, organization_id), policy=policy, retired=retired,

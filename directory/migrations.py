@@ -114,3 +114,10 @@ def m003_check_identity(db: Database) -> None:
     # organization or changed radically since the last healthy check.
     db["checks"].add_column("identity_note", str)
     db["check_runs"].add_column("interrupted", int)
+
+
+@migrations()
+def m004_tls_expiry(db: Database) -> None:
+    # Early warnings small organizations need: a certificate about to expire is not broken yet.
+    db["checks"].add_column("tls_expires_at", str)
+    db["link_states"].add_column("warning", str)

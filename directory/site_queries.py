@@ -404,13 +404,14 @@ def shape_organization(row: dict, places: list[dict], tags: list[dict],
 REVIEW_SQL = """
     SELECT o.id, o.name, o.website, ls.url AS checked_url, ls.state, ls.since, ls.last_checked_at,
            ls.last_ok_at, ls.last_outcome, ls.reason, ls.failures, ls.first_failure_at,
-           ls.needs_review, ls.review_reason, ls.suggested_fix, ls.evidence
+           ls.needs_review, ls.review_reason, ls.suggested_fix, ls.evidence, ls.warning
     FROM link_states ls
     JOIN organizations o ON o.id = ls.organization_id AND o.withdrawn_at IS NULL
     -- merged, renamed or closed: the data already tells visitors; a decaying old domain is expected
     WHERE o.status = 'active' AND (ls.needs_review = 1
        OR ls.state = 'down'
-       OR (ls.state = 'unverifiable' AND ls.since < :unverifiable_before))
+       OR (ls.state = 'unverifiable' AND ls.since < :unverifiable_before)
+       OR ls.warning IS NOT NULL)
     ORDER BY ls.needs_review DESC, ls.state = 'down' DESC, ls.last_checked_at, o.name
 """
 

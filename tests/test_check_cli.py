@@ -308,3 +308,15 @@ def test_lineage_in_the_data_is_respected(simweb, tmp_path):
     assert by_org["closed-group"]["outcome"] == "parked"
     proc = run_cli(simweb, "review", "list", "--db", str(db_path))
     assert proc.stdout.strip() == "Nothing needs review."
+
+
+def test_expiring_certificate_is_listed_for_maintainers_but_stays_healthy(simweb, tmp_path):
+    simweb.tls("www.renew-soon.test", "expiring_soon")
+    simweb.page("www.renew-soon.test", "/", charity_page("Renew Soon"))
+    data = make_data_dir(tmp_path, [organization("renew-soon", name="Renew Soon", website="https://www.renew-soon.test/")])
+    db_path = tmp_path / "s.db"
+    build(data, db_path)
+    report = json.loads(run_cli(simweb, "check", "--db", str(db_path), "--allow-private-addresses", "--json").stdout)
+    assert report["results"][0]["state"] == "healthy"
+    proc = run_cli(simweb, "review", "list", "--db", str(db_path))
+    assert "renew-soon" in proc.stdout and "TLS certificate expires on" in proc.stdout

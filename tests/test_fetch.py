@@ -11,6 +11,7 @@ import json
 import socket
 import time
 import zlib
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -477,6 +478,18 @@ async def test_tls_failures(simweb: SimWeb, scenario: str, reason: str) -> None:
     assert trace.cause is Cause.TLS
     assert trace.error == f"{reason} (www.tls.test)"
     assert trace.attempts == 1 and simweb.hits("www.tls.test", "/") == 0
+
+
+@pytest.mark.asyncio
+async def test_certificate_expiry_is_recorded_for_an_early_warning(simweb: SimWeb) -> None:
+    simweb.tls("www.renew-soon.test", "expiring_soon")
+    simweb.page("www.renew-soon.test", "/")
+    simweb.page("www.plain.test", "/")
+    trace = await run(simweb, "https://www.renew-soon.test/")
+    assert trace.cause is None and trace.status_code == 200
+    days_left = (datetime.fromisoformat(trace.tls_expires_at) - datetime.now(timezone.utc)).days
+    assert 8 <= days_left <= 10
+    assert (await run(simweb, "http://www.plain.test/")).tls_expires_at is None
 
 
 # --------------------------------------------------------------------------- the address guard

@@ -134,3 +134,11 @@ def test_a_closed_organizations_decaying_domain_needs_no_person():
     assert s.state == states.REVIEW and s.needs_review == 0
     s = derive("org", SITE, [record(0, "broken"), record(2, "broken"), record(4, "broken")], retired=True)
     assert s.state == states.DOWN and s.needs_review == 0
+
+
+def test_a_certificate_close_to_expiry_is_an_early_warning_not_a_failure():
+    soon = record(0, "ok", tls_expires_at=at(9))
+    s = state_of(soon)
+    assert s.state == states.HEALTHY and s.needs_review == 0
+    assert s.warning == f"TLS certificate expires on {at(9)[:10]} (9 days after the last check)"
+    assert state_of(record(0, "ok", tls_expires_at=at(90))).warning is None

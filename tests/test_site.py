@@ -38,7 +38,8 @@ def days_ago(n: int) -> str:
 
 LINK_STATES = [
     # organization_id, state, since, last_checked_at, last_ok_at, extra columns
-    ("living-beyond", "healthy", days_ago(40), days_ago(2), days_ago(2), {}),
+    ("living-beyond", "healthy", days_ago(40), days_ago(2), days_ago(2),
+     {"warning": "TLS certificate expires on 2026-12-05 (9 days after the last check)"}),
     ("bcna", "down", days_ago(20), days_ago(1), days_ago(21), {
         "needs_review": 1, "last_outcome": "connect_error", "reason": "connection refused",
         "failures": 4, "first_failure_at": days_ago(20),
@@ -379,8 +380,10 @@ async def test_review_page_is_forbidden_to_visitors_and_unlinked(ds):
 async def test_review_page_lists_evidence_for_the_maintainer(ds):
     soup = await get_soup(ds, "/-/review", cookies=root_cookies(ds))
     items = {a["aria-labelledby"].removeprefix("review-"): a for a in soup.select("article.review-item")}
-    # needs review, down, and unverifiable for 60 days; not the one unverifiable for 3 days
-    assert set(items) == {"breast-cancer-now", "bcna", "worldwide-breast-forum"}
+    # needs review, down, unverifiable for 60 days, an early warning; not unverifiable for 3 days
+    assert set(items) == {"breast-cancer-now", "bcna", "worldwide-breast-forum", "living-beyond"}
+    warned = " ".join(items["living-beyond"].get_text(" ", strip=True).split())
+    assert "Early warning TLS certificate expires on 2026-12-05" in warned
     bcn = " ".join(items["breast-cancer-now"].get_text(" ", strip=True).split())
     assert "review (Website being reviewed)" in bcn
     assert "Last outcome moved: redirects to another site" in bcn

@@ -22,6 +22,7 @@ class TLSScenario(StrEnum):
     EXPIRED = "expired"              # issued by the test CA, notAfter in the past
     WRONG_HOST = "wrong_host"        # issued by the test CA for another name
     SELF_SIGNED = "self_signed"      # a self-signed certificate nobody trusts
+    EXPIRING_SOON = "expiring_soon"  # valid, but notAfter only 10 days away
 
 
 class TestCertificates:
@@ -75,6 +76,8 @@ class TestCertificates:
                 not_before=now - datetime.timedelta(days=60),
                 not_after=now - datetime.timedelta(days=1),
             )
+        elif scenario is TLSScenario.EXPIRING_SOON:
+            leaf = self.ca.issue_cert(host, not_after=now + datetime.timedelta(days=10))
         elif scenario is TLSScenario.WRONG_HOST:
             leaf = self.ca.issue_cert("some-other-site.test")
         else:
