@@ -420,6 +420,11 @@ _CHALLENGE_MARKUP: list[tuple[re.Pattern[str], str, int]] = [
 # real page matches none of them.
 _ANY_CHALLENGE_TITLE = re.compile("|".join(f"(?:{p.pattern})" for p, _ in _CHALLENGE_TITLES))
 _ANY_CHALLENGE_MARKUP = re.compile("|".join(f"(?:{p.pattern})" for p, _, _ in _CHALLENGE_MARKUP))
+# Every markup pattern above contains one of these substrings, so a page with none of them cannot
+# match: a few `in` tests spare the alternation search on almost every real page.
+_CHALLENGE_MARKUP_TOKENS = ("cf", "sorry, you have been blocked", "enable javascript and cookies",
+                            "edgesuite", "reference", "incapsula", "captcha", "press &", "sucuri",
+                            "aws", "ddos", "cloudflare")
 
 _SCRIPT_REDIRECT = re.compile(
     r"""(?:window\.|document\.|top\.|self\.)?location(?:\.href)?\s*=\s*["']([^"']+)["']"""
@@ -864,7 +869,7 @@ def _challenge_signals(folded_title: str, raw_lower: Callable[[], str],
     if _ANY_CHALLENGE_TITLE.search(folded_title):
         vendors += [vendor for pattern, vendor in _CHALLENGE_TITLES if pattern.search(folded_title)]
     lowered = raw_lower()
-    if _ANY_CHALLENGE_MARKUP.search(lowered):
+    if any(token in lowered for token in _CHALLENGE_MARKUP_TOKENS) and _ANY_CHALLENGE_MARKUP.search(lowered):
         vendors += [vendor for pattern, vendor, max_words in _CHALLENGE_MARKUP
                     if word_count <= max_words and pattern.search(lowered)]
     # A generic label adds nothing once a vendor is known.

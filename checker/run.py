@@ -99,10 +99,11 @@ async def check_targets(
     by_url: dict[str, list[Target]] = defaultdict(list)
     for target in targets:
         by_url[_key(target.url)].append(target)
-    originals = {key: group[0].url for key, group in by_url.items()}
-    async for trace in fetch_all(originals.values(), config, resolver=resolver):
+    # fetch_all hands back each trace under the URL it was given: look the key up, don't recompute it.
+    key_of = {group[0].url: key for key, group in by_url.items()}
+    async for trace in fetch_all(key_of, config, resolver=resolver):
         checked_at = now_iso()
-        for target in by_url.pop(_key(trace.url), []):
+        for target in by_url.pop(key_of.pop(trace.url), []):
             result = classify(trace, names=list(target.names), baseline=target.baseline,
                               checked_at=checked_at)
             note = identity_changed(result, target.baseline, list(target.names)) if target.baseline else None
