@@ -109,10 +109,13 @@ def serve(db_path, host, port, root):
 
     from directory.publish import build_datasette
 
+    from directory.db import open_db
+
     token = secrets.token_hex(32) if root else None
     try:
         ds = build_datasette(db_path, root_token=token)
-    except FileNotFoundError as e:
+        open_db(db_path).close()  # a database built by an older version gets its pending migrations
+    except (FileNotFoundError, DatabaseError) as e:
         raise click.ClickException(str(e))
     if token:
         click.echo(f"Maintainer sign-in: http://{host}:{port}/-/auth-token?token={token}")
